@@ -1,0 +1,291 @@
+"""Typed, validated YAML configs.
+
+A config file is a YAML mapping with a `task:` key (`regression`, `kan_fit`, `inr`, `koopman`, `pinn`,
+`interpolant`). The task selects a frozen dataclass (defined next to the task's runner in
+`jaxrep/_tasks/`), and every section of the file is checked against it:
+
+- an unknown key raises `ValueError` naming the key and the closest valid key;
+- a value of the wrong type raises `TypeError` naming the field, the expected and the given type;
+- `Literal[...]` fields accept only their listed choices.
+
+Overrides use dotted paths, `load(path, overrides=["train.steps=2000", "model.width_size=128"])`;
+the value is parsed with `yaml.safe_load`, so `1e-3`, `true`, `[2, 5, 1]` work as expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import pathlib
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Union
+
+import yaml
+
+__all__ = [
+    "ModelConfig",
+    "TrainConfig",
+    "dump",
+    "from_dict",
+    "load",
+    "make_optimizer",
+    "to_dict",
+]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of `jaxrep.train.fit` and of the optimiser it is given."""
+
+    steps: int = 1000
+    learning_rate: float = 1e-3
+    optimizer: Literal["adam", "adamw", "sgd", "lion"] = "adam"
+    schedule: Literal["constant", "cosine", "exponential"] = "constant"
+    warmup_steps: int = 0
+    decay_rate: float = 0.1  # final/initial learning-rate ratio for the exponential schedule
+    weight_decay: float = 0.0
+    grad_clip: Optional[float] = None
+    batch_size: int = 256
+    seed: int = 0
+    steps_per_call: int = 1
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    log_every: int = 10
+
+    def __post_init__(self):
+        if self.steps < 1:
+            raise ValueError(f"train.steps must be >= 1, got {self.steps}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"train.learning_rate must be > 0, got {self.learning_rate}")
+        for name in ("batch_size", "steps_per_call", "checkpoint_every", "keep_checkpoints", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"train.warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"train.grad_clip must be > 0 or null, got {self.grad_clip}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A `jaxrep.nn` backbone, built by `jaxrep.nn.build_model`.
+
+    `kind` picks the family; the other fields are read by the kinds that use them
+    (`width_size`/`depth`/`activation` by mlp and siren, `basis`/`grid_size`/`order`/`layers` by KANs).
+    `fourier_features > 0` puts a random Fourier-feature embedding with that many frequencies
+    (standard deviation `fourier_scale`) in front of the backbone.
+    """
+
+    kind: Literal["mlp", "siren", "kan", "fourier_kan"] = "mlp"
+    width_size: int = 64
+    depth: int = 3
+    activation: str = "tanh"
+    omega0: float = 30.0
+    basis: str = "bspline"
+    grid_size: int = 5
+    order: int = 3
+    hidden: tuple[int, ...] = (16, 16)
+    fourier_features: int = 0
+    fourier_scale: float = 1.0
+
+    def __post_init__(self):
+        if self.width_size < 1 or self.depth < 0:
+            raise ValueError(
+                f"model.width_size must be >= 1 and model.depth >= 0, got {self.width_size}, {self.depth}"
+            )
+        if self.fourier_features < 0:
+            raise ValueError(f"model.fourier_features must be >= 0, got {self.fourier_features}")
+
+
+def make_optimizer(cfg: TrainConfig):
+    """Build the optax `GradientTransformation` that `cfg` describes (names resolved here, once)."""
+    import optax
+
+    if cfg.schedule == "constant":
+        schedule = optax.constant_schedule(cfg.learning_rate)
+    elif cfg.schedule == "cosine":
+        schedule = optax.cosine_decay_schedule(cfg.learning_rate, max(cfg.steps - cfg.warmup_steps, 1))
+    else:
+        schedule = optax.exponential_decay(
+            cfg.learning_rate, transition_steps=max(cfg.steps - cfg.warmup_steps, 1),
+            decay_rate=cfg.decay_rate,
+        )
+    if cfg.warmup_steps:
+        schedule = optax.join_schedules(
+            [optax.linear_schedule(0.0, cfg.learning_rate, cfg.warmup_steps), schedule],
+            [cfg.warmup_steps],
+        )
+    if cfg.optimizer == "adam":
+        opt = optax.adam(schedule)
+    elif cfg.optimizer == "adamw":
+        opt = optax.adamw(schedule, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "lion":
+        opt = optax.lion(schedule, weight_decay=cfg.weight_decay)
+    else:
+        opt = optax.sgd(schedule, momentum=0.9)
+    if cfg.grad_clip is not None:
+        opt = optax.chain(optax.clip_by_global_norm(cfg.grad_clip), opt)
+    return opt
+
+
+# --------------------------------------------------------------------------------------------------
+# dict <-> dataclass
+
+
+def _type_name(tp) -> str:
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _convert(value: Any, tp, where: str) -> Any:
+    """Check `value` against the annotation `tp` and convert YAML lists to tuples."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, where)
+            except (TypeError, ValueError) as e:
+                errors.append(e)
+        raise TypeError(f"{where}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
+    if origin is Literal:
+        if value not in args:
+            close = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"{where}: expected one of {list(args)}, got {value!r}{hint}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise TypeError(f"{where}: expected a mapping for section {tp.__name__}, got {type(value).__name__}")
+        return from_dict(tp, value, where)
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            items = [_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+        elif origin is tuple and args:
+            if len(args) != len(value):
+                raise ValueError(f"{where}: expected {len(args)} items, got {len(value)}")
+            items = [_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args))]
+        else:
+            items = [_convert(v, args[0], f"{where}[{i}]") if args else v for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else list(items)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise TypeError(f"{where}: expected a mapping, got {type(value).__name__}")
+        return dict(value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{where}: expected float, got {type(value).__name__} {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{where}: expected int, got {type(value).__name__} {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"{where}: expected bool, got {type(value).__name__} {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise TypeError(f"{where}: expected str, got {type(value).__name__} {value!r}")
+        return value
+    return value
+
+
+def from_dict(cls, data: dict, where: str = ""):
+    """Build the frozen dataclass `cls` from a (YAML) mapping, validating every key and type."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    kwargs = {}
+    for key, value in data.items():
+        name = f"{where}.{key}" if where else str(key)
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.4)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"unknown config key {name!r}{hint} (valid keys{' of ' + where if where else ''}: "
+                f"{', '.join(fields)})"
+            )
+        kwargs[key] = _convert(value, hints[key], name)
+    return cls(**kwargs)
+
+
+def to_dict(cfg) -> dict:
+    """The plain-dict (YAML-ready) form of a config dataclass; tuples become lists."""
+
+    def clean(v):
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return clean(dataclasses.asdict(cfg))
+
+
+def dump(cfg, path) -> None:
+    """Write the resolved config `cfg` to `path` as YAML."""
+    pathlib.Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+def _apply_override(data: dict, override: str) -> None:
+    if "=" not in override:
+        raise ValueError(f"override {override!r} must look like 'section.key=value'")
+    path, raw = override.split("=", 1)
+    keys = path.strip().split(".")
+    if not all(keys):
+        raise ValueError(f"override {override!r} has an empty key")
+    value = yaml.safe_load(raw)
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"override {override!r}: {k!r} is not a section")
+    node[keys[-1]] = value
+
+
+def parse(data: dict, overrides: Optional[list[str]] = None):
+    """Validate a config mapping (plus dotted `overrides`) into the dataclass of its `task:`."""
+    from ._tasks import get_task, task_names
+
+    data = dict(data or {})
+    for o in overrides or []:
+        _apply_override(data, o)
+    if "task" not in data:
+        raise ValueError(f"config has no 'task:' key; valid tasks: {', '.join(task_names())}")
+    task = get_task(data["task"])
+    return from_dict(task.Config, data)
+
+
+def load(path, overrides: Optional[list[str]] = None):
+    """Load a YAML config file into its typed, frozen dataclass.
+
+    **Arguments:**
+
+    - `path`: the YAML file (read with `yaml.safe_load`).
+    - `overrides`: dotted `key=value` strings applied before validation, e.g. `["train.steps=2000"]`.
+
+    **Returns:** the task's config dataclass (see `jaxrep/_tasks/`).
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {str(path)!r} must hold a YAML mapping, got {type(data).__name__}")
+    return parse(data, overrides)

@@ -1,0 +1,1 @@
+"""Stochastic interpolants: paths, velocity/score losses, ODE/SDE samplers, likelihoods, multimarginal."""

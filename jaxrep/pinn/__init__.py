@@ -1,0 +1,1 @@
+"""Physics-informed networks: problem suite with reference solutions, PINN / PIKE / SPIKE solvers."""

@@ -1,0 +1,16 @@
+"""The figures users want: loss curves, solutions and errors, spectra, KAN activations, samples.
+
+Every function returns a `matplotlib.figure.Figure` (the Agg backend is used when none is set), so it
+works in scripts, on headless machines and in notebooks. Each family adds its re-exports in its own block.
+"""
+
+from ._train import loss_curve as loss_curve
+from ._train import save as save
+
+# --- KAN family ---
+
+# --- Koopman family ---
+
+# --- PDE family ---
+
+# --- interpolants family ---
