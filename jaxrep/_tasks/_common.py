@@ -1,0 +1,39 @@
+"""Pieces every task runner shares: training from a `TrainConfig`, saving figures."""
+
+from __future__ import annotations
+
+import pathlib
+
+from ..config import TrainConfig, make_optimizer
+from ..train import fit
+
+
+def train(model, loss_fn, data, train_cfg: TrainConfig, run_dir, *, key, resume: bool, progress: bool,
+          optimizer=None, mesh=None):
+    """`jaxrep.train.fit` with the options of `train_cfg`, checkpointing under `run_dir/checkpoints`
+    and logging to `run_dir/metrics.jsonl`. `optimizer` overrides the one the config describes."""
+    run_dir = pathlib.Path(run_dir)
+    return fit(
+        model,
+        loss_fn,
+        data,
+        optimizer if optimizer is not None else make_optimizer(train_cfg),
+        steps=train_cfg.steps,
+        key=key,
+        checkpoint_dir=run_dir / "checkpoints",
+        resume=resume,
+        checkpoint_every=train_cfg.checkpoint_every,
+        keep=train_cfg.keep_checkpoints,
+        steps_per_call=train_cfg.steps_per_call,
+        progress=progress,
+        metrics_path=run_dir / "metrics.jsonl",
+        log_every=train_cfg.log_every,
+        mesh=mesh,
+    )
+
+
+def save_figure(fig, run_dir, name: str) -> pathlib.Path:
+    """Save `fig` as `run_dir/figures/<name>.png` and close it."""
+    from ..plot import save
+
+    return save(fig, pathlib.Path(run_dir) / "figures" / f"{name}.png")

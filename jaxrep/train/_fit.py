@@ -1,0 +1,282 @@
+"""`fit`: the one training loop of jaxrep."""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+import time
+from typing import Any, Callable, Iterable, Optional, Union
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+from jaxtyping import PRNGKeyArray, PyTree
+
+from ._checkpoint import Checkpointer
+from ._sharding import replicate, shard_batch, shard_batch_constraint
+from ._state import TrainState, raw_key
+
+Sampler = Callable[[PRNGKeyArray, Any], PyTree]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised by `fit` when the loss or a metric becomes NaN/inf.
+
+    Attributes: `step` (the step whose loss was non-finite), `metric`, `value`, `model` (the last good
+    model, before that step) and `checkpoint_step` (newest checkpoint on disk, untouched, or `None`).
+    """
+
+    def __init__(self, step, metric, value, model, checkpoint_step, checkpoint_dir):
+        self.step, self.metric, self.value = step, metric, value
+        self.model, self.checkpoint_step = model, checkpoint_step
+        where = (
+            f"; the last good checkpoint (step {checkpoint_step}) in {checkpoint_dir} is intact"
+            if checkpoint_step is not None
+            else ""
+        )
+        super().__init__(f"non-finite {metric} = {value} at step {step}; training stopped{where}")
+
+
+def _tree_where(pred, new, old):
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), new, old)
+
+
+def _make_chunk(loss_fn, optimizer, sampler: Optional[Sampler], mesh, data_axis):
+    """Build the jitted function that advances the state by `n` steps with `lax.scan`."""
+
+    def one_step(state: TrainState, batch):
+        key, data_key, step_key = jr.split(state.key, 3)
+        if sampler is not None:
+            batch = sampler(data_key, state.step)
+            if mesh is not None:
+                batch = shard_batch_constraint(batch, mesh, data_axis)
+        (loss, aux), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(
+            state.model, batch, step_key
+        )
+        params = eqx.filter(state.model, eqx.is_inexact_array)
+        updates, opt_state = optimizer.update(grads, state.opt_state, params)
+        model = eqx.apply_updates(state.model, updates)
+        metrics = {"loss": loss, **aux}
+        return TrainState(model, opt_state, state.step + 1, key), metrics
+
+    @eqx.filter_jit(donate="all-except-first")
+    def chunk(state: TrainState, batches, n: int):
+        dynamic, static = eqx.partition(state, eqx.is_array)
+
+        def body(carry, batch):
+            dyn, ok = carry
+            new_state, metrics = one_step(eqx.combine(dyn, static), batch)
+            finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(m)) for m in jax.tree_util.tree_leaves(metrics)]))
+            ok_after = ok & finite
+            new_dyn = eqx.filter(new_state, eqx.is_array)
+            # A non-finite step is not applied: the carried state stays the last good one.
+            dyn = _tree_where(ok_after, new_dyn, dyn)
+            return (dyn, ok_after), metrics
+
+        (dynamic, ok), metrics = jax.lax.scan(body, (dynamic, jnp.array(True)), batches, length=n)
+        return eqx.combine(dynamic, static), metrics, ok
+
+    return chunk
+
+
+def _stack(batches):
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *batches)
+
+
+def fit(
+    model: PyTree,
+    loss_fn: Callable,
+    data: Union[Sampler, Iterable[PyTree]],
+    optimizer: optax.GradientTransformation,
+    *,
+    steps: int,
+    key: PRNGKeyArray,
+    checkpoint_dir: Union[None, str, pathlib.Path] = None,
+    resume: bool = False,
+    checkpoint_every: Optional[int] = None,
+    keep: int = 3,
+    steps_per_call: int = 1,
+    mesh: Optional[jax.sharding.Mesh] = None,
+    data_axis: str = "data",
+    progress: bool = True,
+    metrics_path: Union[None, str, pathlib.Path] = None,
+    log_every: int = 1,
+    callback: Optional[Callable[[int, PyTree, dict], None]] = None,
+) -> tuple[PyTree, dict[str, np.ndarray]]:
+    r"""Train `model` by minimising `loss_fn` with an optax `optimizer`.
+
+    Each step draws `key, data_key, step_key = split(state.key, 3)`, builds the batch, computes
+    $(\ell, \text{aux}), \nabla_\theta \ell$ with `eqx.filter_value_and_grad`, and applies the optax update.
+    `steps_per_call` steps are fused into one compiled `lax.scan`, so the host is visited once per
+    `steps_per_call` steps (this matters on GPU/TPU).
+
+    **Arguments:**
+
+    - `model`: an Equinox module (any pytree); its inexact arrays are trained.
+    - `loss_fn`: `loss_fn(model, batch, key) -> (loss, aux)` with `aux` a dict of scalar metrics.
+    - `data`: either a pure sampler `sample(key, step) -> batch` (traced inside the compiled step, so
+      e.g. PINN collocation points are resampled each step at no host cost), or an iterable of batches
+      (pytrees of arrays of a fixed shape). For exact resume an iterable must be re-iterable and give
+      the same batches each time; `fit` skips the batches already consumed.
+    - `optimizer`: an `optax.GradientTransformation`.
+    - `steps`: total number of steps (a resumed run continues up to this number).
+    - `key`: PRNG key (typed or legacy).
+    - `checkpoint_dir`: where Orbax checkpoints go (none are written if `None`).
+    - `resume`: continue from the newest readable checkpoint in `checkpoint_dir`, if there is one.
+      The result is bit-identical to an uninterrupted run on the same device.
+    - `checkpoint_every`: save every this many steps (default: only at the end); `keep`: how many to keep.
+    - `steps_per_call`: steps fused per compiled call.
+    - `mesh`: a `jax.sharding.Mesh`; when given, the batch's leading axis is sharded over `data_axis`
+      and the state is replicated (data parallelism). Works unchanged multi-host after
+      `jax.distributed.initialize()` with a mesh over `jax.devices()`.
+    - `progress`: show a tqdm bar with the loss and steps/s.
+    - `metrics_path`: JSON-lines file receiving one row of metrics every `log_every` steps.
+    - `callback`: `callback(step, model, metrics)` called on the host after each compiled call.
+
+    **Returns:** `(model, history)` where `history` maps `"step"`, `"loss"`, each aux metric and
+    `"time"` (seconds since this call started) to numpy arrays, one entry every `log_every` steps.
+
+    **Raises:** `NonFiniteLossError` when the loss or a metric is NaN/inf: it names the step and the
+    metric, keeps the newest checkpoint intact and carries the last good model.
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if not isinstance(steps_per_call, int) or steps_per_call < 1:
+        raise ValueError(f"steps_per_call must be a positive int, got {steps_per_call!r}")
+    if log_every < 1:
+        raise ValueError(f"log_every must be >= 1, got {log_every!r}")
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be >= 1 or None, got {checkpoint_every!r}")
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs a checkpoint_dir")
+    if not hasattr(optimizer, "update"):
+        raise TypeError(f"optimizer must be an optax GradientTransformation, got {type(optimizer).__name__}")
+
+    sampler = data if callable(data) and not hasattr(data, "__iter__") else None
+    if sampler is None and not hasattr(data, "__iter__"):
+        raise TypeError(
+            f"data must be a sampler `sample(key, step) -> batch` or an iterable of batches, got {type(data).__name__}"
+        )
+
+    opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
+    state = TrainState(model, opt_state, jnp.asarray(0, dtype=jnp.int32), raw_key(key))
+    if mesh is not None:
+        state = replicate(state, mesh)
+
+    ckpt = Checkpointer(checkpoint_dir, keep=keep) if checkpoint_dir is not None else None
+    last_saved = None
+    if resume and ckpt is not None:
+        restored = ckpt.restore_latest(state)
+        if restored is not None:
+            state = restored if mesh is None else replicate(restored, mesh)
+            last_saved = int(state.step)
+    start = int(state.step)
+
+    metrics_file = None
+    if metrics_path is not None:
+        metrics_path = pathlib.Path(metrics_path)
+        metrics_path.parent.mkdir(parents=True, exist_ok=True)
+        # Drop rows beyond the resumed step so the log reads as one uninterrupted run.
+        kept = []
+        if start > 0 and metrics_path.exists():
+            for line in metrics_path.read_text().splitlines():
+                try:
+                    if json.loads(line)["step"] <= start:
+                        kept.append(line)
+                except (ValueError, KeyError):
+                    continue
+        metrics_path.write_text("".join(k + "\n" for k in kept))
+        metrics_file = open(metrics_path, "a")
+
+    iterator = None
+    if sampler is None:
+        iterator = iter(data)
+        for _ in range(start):  # skip what the resumed run already consumed
+            next(iterator)
+
+    chunk = _make_chunk(loss_fn, optimizer, sampler, mesh, data_axis)
+    history: dict[str, list] = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, initial=start, desc="fit", dynamic_ncols=True, leave=True)
+
+    t0 = time.perf_counter()
+    step = start
+    try:
+        while step < steps:
+            n = min(steps_per_call, steps - step)
+            if checkpoint_every is not None and ckpt is not None:
+                n = min(n, checkpoint_every - step % checkpoint_every)
+            if sampler is None:
+                try:
+                    batches = _stack([next(iterator) for _ in range(n)])
+                except StopIteration:
+                    raise ValueError(
+                        f"data ran out of batches at step {step}; it must provide `steps`={steps} batches"
+                    ) from None
+                if mesh is not None:
+                    batches = shard_batch(batches, mesh, data_axis, scan_axis=True)
+            else:
+                batches = None
+            new_state, metrics, ok = chunk(state, batches, n)
+            metrics = jax.device_get(metrics)
+            if not bool(ok):
+                bad = _first_non_finite(metrics)
+                bad_step = step + bad[0] + 1
+                if metrics_file is not None:
+                    metrics_file.close()
+                    metrics_file = None
+                raise NonFiniteLossError(
+                    bad_step, bad[1], bad[2], new_state.model, last_saved,
+                    ckpt.directory if ckpt is not None else None,
+                )
+            state = new_state
+            elapsed = time.perf_counter() - t0
+            for i in range(n):
+                s = step + i + 1
+                if s % log_every == 0 or s == steps:
+                    row = {"step": s, **{k: float(np.asarray(v[i])) for k, v in metrics.items()},
+                           "time": elapsed}
+                    for k, v in row.items():
+                        history.setdefault(k, []).append(v)
+                    if metrics_file is not None:
+                        metrics_file.write(json.dumps(row) + "\n")
+            if metrics_file is not None:
+                metrics_file.flush()
+            step += n
+            if bar is not None:
+                bar.update(n)
+                rate = (step - start) / max(elapsed, 1e-9)
+                bar.set_postfix(loss=f"{float(metrics['loss'][-1]):.3e}", steps_per_s=f"{rate:.1f}")
+            if ckpt is not None and (
+                step == steps or (checkpoint_every is not None and step % checkpoint_every == 0)
+            ):
+                ckpt.save(state, step)
+                last_saved = step
+            if callback is not None:
+                callback(step, state.model, {k: v[-1] for k, v in metrics.items()})
+    finally:
+        if bar is not None:
+            bar.close()
+        if metrics_file is not None:
+            metrics_file.close()
+        if ckpt is not None:
+            ckpt.close()
+
+    return state.model, {k: np.asarray(v) for k, v in history.items()}
+
+
+def _first_non_finite(metrics) -> tuple[int, str, float]:
+    n = len(metrics["loss"])
+    for i in range(n):
+        for k, v in metrics.items():
+            x = np.asarray(v[i])
+            if not np.all(np.isfinite(x)):
+                return i, k, float(x) if x.ndim == 0 else float("nan")
+    return n - 1, "loss", math.nan
