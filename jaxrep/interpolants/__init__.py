@@ -1,1 +1,36 @@
-"""Stochastic interpolants: paths, velocity/score losses, ODE/SDE samplers, likelihoods, multimarginal."""
+"""Stochastic interpolants: paths, velocity/score losses, ODE/SDE samplers, likelihoods, multimarginal.
+
+An interpolant $x_t=\\alpha(t)x_0+\\beta(t)x_1+\\gamma(t)z$ bridges two distributions; its velocity, score
+and denoiser are minimisers of quadratic losses, and the learned fields transport samples with an ODE
+or SDE (diffrax) and give likelihoods through the instantaneous change of variables.
+"""
+
+from ._fields import TimeField as TimeField
+from ._interpolant import GAMMAS as GAMMAS
+from ._interpolant import Interpolant as Interpolant
+from ._interpolant import encoder_decoder as encoder_decoder
+from ._interpolant import linear as linear
+from ._interpolant import mirror as mirror
+from ._interpolant import one_sided as one_sided
+from ._interpolant import trig as trig
+from ._losses import denoiser_loss as denoiser_loss
+from ._losses import score_from_denoiser as score_from_denoiser
+from ._losses import score_loss as score_loss
+from ._losses import velocity_from_parts as velocity_from_parts
+from ._losses import velocity_loss as velocity_loss
+from ._metrics import mmd as mmd
+from ._metrics import nll as nll
+from ._metrics import wasserstein2 as wasserstein2
+from ._sample import log_likelihood as log_likelihood
+from ._sample import sample as sample
+from ._schedules import AbstractGamma as AbstractGamma
+from ._schedules import AbstractSchedule as AbstractSchedule
+from ._schedules import Constant as Constant
+from ._schedules import Cosine as Cosine
+from ._schedules import HalfCosineSquared as HalfCosineSquared
+from ._schedules import Linear as Linear
+from ._schedules import QuadraticGamma as QuadraticGamma
+from ._schedules import SineSquaredGamma as SineSquaredGamma
+from ._schedules import Sine as Sine
+from ._schedules import SqrtGamma as SqrtGamma
+from ._schedules import ZeroGamma as ZeroGamma
