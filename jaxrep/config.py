@@ -187,6 +187,12 @@ def _convert(value: Any, tp, where: str) -> Any:
             raise TypeError(f"{where}: expected a mapping, got {type(value).__name__}")
         return dict(value)
     if tp is float:
+        if isinstance(value, str):
+            # YAML 1.1 reads `1e-3` (no dot) as a string; accept what Python reads as a number.
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{where}: expected float, got {type(value).__name__} {value!r}")
         return float(value)

@@ -36,6 +36,9 @@ class Checkpointer:
 
     def save(self, state: TrainState, step: int) -> None:
         arrays = eqx.filter(state, eqx.is_array)
+        if int(step) in self.all_steps():
+            # Only an unreadable checkpoint that `restore_latest` skipped can be in the way: replace it.
+            self._manager.delete(int(step))
         self._manager.save(int(step), args=ocp.args.StandardSave(arrays), force=True)
         self._manager.wait_until_finished()
 

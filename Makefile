@@ -1,0 +1,32 @@
+# Quickstart targets. Each creates .venv and installs jaxrep into it when missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.jaxrep-installed
+DEMO_CONFIG ?= configs/regression.yaml
+DEMO_OUT    ?= runs/demo
+
+.PHONY: demo test test-all install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job: train the bundled config and write its run directory.
+demo: $(STAMP)
+	rm -rf $(DEMO_OUT)
+	$(BIN)/jaxrep run $(DEMO_CONFIG) --out $(DEMO_OUT)
+
+# The whole default test suite (slow tests excluded; see `make test-all`).
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider -m "slow or not slow"
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,189 @@
+"""Trainer: convergence, exact resume after a hard kill, NaN stop, corrupted checkpoints, sharding."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+import pytest
+
+import jaxrep
+
+SCRIPT = pathlib.Path(__file__).parent / "scripts" / "train_linear.py"
+
+
+def _run(*args, check=True):
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    proc = subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"driver failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def _linear_problem(key, n=256):
+    kx, kw = jr.split(key)
+    X = jr.normal(kx, (n, 3))
+    w_true = jnp.array([[1.0], [-2.0], [0.5]])
+    Y = X @ w_true + 0.3 + 0.01 * jr.normal(kw, (n, 1))
+    return X, Y
+
+
+def _mse(model, batch, key):
+    x, y = batch
+    err = jnp.mean((jax.vmap(model)(x) - y) ** 2)
+    return err, {"rmse": jnp.sqrt(err)}
+
+
+def test_fit_converges_to_least_squares(getkey):
+    X, Y = _linear_problem(getkey())
+    model = jaxrep.nn.MLP(3, 1, 8, 0, key=getkey())  # depth 0: an affine map
+    full = lambda key, step: (X, Y)  # noqa: E731 - full-batch sampler
+    model, hist = jaxrep.train.fit(model, _mse, full, optax.adam(5e-2), steps=600, key=getkey(),
+                                   progress=False, steps_per_call=50)
+    A = np.concatenate([np.asarray(X), np.ones((X.shape[0], 1))], 1)
+    coef = np.linalg.lstsq(A, np.asarray(Y), rcond=None)[0]
+    layer = model.layers[0]
+    np.testing.assert_allclose(np.asarray(layer.weight).ravel(), coef[:3, 0], atol=2e-3)
+    np.testing.assert_allclose(float(layer.bias[0]), coef[3, 0], atol=2e-3)
+    assert hist["step"][-1] == 600 and hist["loss"][-1] < hist["loss"][0]
+
+
+def test_fused_steps_match_single_steps(getkey):
+    X, Y = _linear_problem(getkey())
+    model = jaxrep.nn.MLP(3, 1, 16, 1, key=getkey())
+    key = getkey()
+    data = jaxrep.train.minibatches((X, Y), 32)
+    m1, h1 = jaxrep.train.fit(model, _mse, data, optax.adam(1e-2), steps=30, key=key, progress=False)
+    m2, h2 = jaxrep.train.fit(model, _mse, data, optax.adam(1e-2), steps=30, key=key, progress=False,
+                              steps_per_call=7)
+    assert eqx.tree_equal(m1, m2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("iterable", [False, True])
+def test_resume_after_hard_kill_is_bit_identical(tmp_path, iterable):
+    flag = ["--iterable"] if iterable else []
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    _run(straight, 16, *flag)
+    proc = _run(killed, 16, "--kill-at", 10, *flag, check=False)
+    assert proc.returncode == -9, proc.stderr[-2000:]  # really killed, no clean shutdown
+    assert not (killed / "final.npy").exists()
+    assert 8 in [int(p.name) for p in (killed / "ckpt").iterdir() if p.name.isdigit()]
+    _run(killed, 16, "--resume", *flag)
+    a, b = np.load(straight / "final.npy"), np.load(killed / "final.npy")
+    assert a.shape == b.shape
+    assert np.array_equal(a, b), f"max diff {np.max(np.abs(a - b))}"
+    # The metrics log reads as one run: every step once, in order.
+    steps = [json.loads(l)["step"] for l in (killed / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 17))
+
+
+def test_sharded_matches_single_device(tmp_path):
+    single, sharded = tmp_path / "single", tmp_path / "sharded"
+    _run(single, 8)
+    out = _run(sharded, 8, "--mesh", 4)
+    assert "devices 4" in out.stdout
+    np.testing.assert_allclose(np.load(single / "final.npy"), np.load(sharded / "final.npy"),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_sharded_batch_is_distributed():
+    code = (
+        "import os; os.environ['XLA_FLAGS']='--xla_force_host_platform_device_count=4'\n"
+        "import jax.numpy as jnp, jaxrep\n"
+        "mesh = jaxrep.train.make_mesh()\n"
+        "x = jaxrep.train.shard_batch(jnp.ones((8, 3)), mesh)\n"
+        "print(len(x.sharding.device_set), x.addressable_shards[0].data.shape)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.split() == ["4", "(2,", "3)"], out.stderr[-2000:]
+
+
+def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path, getkey):
+    X, Y = _linear_problem(getkey(), 64)
+
+    class Data:
+        def __iter__(self):
+            for i in range(100):
+                yield (X, Y * jnp.nan) if i == 6 else (X, Y)  # step 7 sees a NaN batch
+
+    model = jaxrep.nn.MLP(3, 1, 8, 1, key=getkey())
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(jaxrep.train.NonFiniteLossError, match="step 7") as err:
+        jaxrep.train.fit(model, _mse, Data(), optax.adam(1e-2), steps=20, key=getkey(),
+                         checkpoint_dir=ckpt, checkpoint_every=5, steps_per_call=3, progress=False)
+    e = err.value
+    assert e.step == 7 and e.metric in ("loss", "rmse") and e.checkpoint_step == 5
+    assert "loss" in str(e) or "rmse" in str(e)
+    assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree_util.tree_leaves(eqx.filter(e.model, eqx.is_array)))
+    assert jaxrep.train.Checkpointer(ckpt).all_steps() == [5]
+    # The checkpoint left behind is good: resuming from it on clean data works.
+    clean = [(X, Y)] * 20
+    m, h = jaxrep.train.fit(model, _mse, clean, optax.adam(1e-2), steps=8, key=getkey(),
+                            checkpoint_dir=ckpt, resume=True, progress=False)
+    assert list(h["step"]) == [6, 7, 8] and np.all(np.isfinite(h["loss"]))
+
+
+def _corrupt(step_dir: pathlib.Path):
+    files = [p for p in step_dir.rglob("*") if p.is_file() and p.stat().st_size > 0]
+    for p in files:
+        p.write_bytes(p.read_bytes()[: p.stat().st_size // 3])
+
+
+def test_truncated_newest_checkpoint_falls_back(tmp_path, getkey):
+    X, Y = _linear_problem(getkey(), 64)
+    model = jaxrep.nn.MLP(3, 1, 8, 1, key=getkey())
+    key = getkey()
+    data = jaxrep.train.minibatches((X, Y), 16)
+    kw = dict(key=key, checkpoint_every=5, progress=False)
+    straight, _ = jaxrep.train.fit(model, _mse, data, optax.adam(1e-2), steps=10, **kw)
+    ckpt = tmp_path / "ckpt"
+    jaxrep.train.fit(model, _mse, data, optax.adam(1e-2), steps=10, checkpoint_dir=ckpt, **kw)
+    _corrupt(ckpt / "10")
+    with pytest.warns(RuntimeWarning, match="step 10"):
+        resumed, hist = jaxrep.train.fit(model, _mse, data, optax.adam(1e-2), steps=10,
+                                         checkpoint_dir=ckpt, resume=True, **kw)
+    assert list(hist["step"]) == [6, 7, 8, 9, 10]  # restarted from step 5
+    assert eqx.tree_equal(straight, resumed)
+
+
+def test_resume_without_checkpoint_starts_fresh(tmp_path, getkey):
+    X, Y = _linear_problem(getkey(), 32)
+    model = jaxrep.nn.MLP(3, 1, 4, 1, key=getkey())
+    _, hist = jaxrep.train.fit(model, _mse, [(X, Y)] * 3, optax.sgd(1e-2), steps=3, key=getkey(),
+                               checkpoint_dir=tmp_path / "c", resume=True, progress=False)
+    assert list(hist["step"]) == [1, 2, 3]
+
+
+def test_bad_arguments(getkey):
+    model = jaxrep.nn.MLP(1, 1, 4, 1, key=getkey())
+    data = lambda key, step: jnp.zeros((2, 1))  # noqa: E731
+    loss = lambda m, b, k: (jnp.sum(b), {})  # noqa: E731
+    with pytest.raises(ValueError, match="steps"):
+        jaxrep.train.fit(model, loss, data, optax.sgd(0.1), steps=0, key=getkey())
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        jaxrep.train.fit(model, loss, data, optax.sgd(0.1), steps=1, key=getkey(), resume=True)
+    with pytest.raises(TypeError, match="data"):
+        jaxrep.train.fit(model, loss, 3, optax.sgd(0.1), steps=1, key=getkey())
+    with pytest.raises(ValueError, match="ran out"):
+        jaxrep.train.fit(model, loss, [jnp.zeros((2, 1))], optax.sgd(0.1), steps=2, key=getkey(),
+                         progress=False)
+
+
+def test_minibatches_is_pure(getkey):
+    X = jnp.arange(20.0)[:, None]
+    sample = jaxrep.train.minibatches((X, 2 * X), 5)
+    k = getkey()
+    a, b = sample(k, 0), sample(k, 0)
+    assert jnp.array_equal(a[0], b[0]) and jnp.array_equal(a[1], 2 * a[0])
+    with pytest.raises(ValueError, match="leading size"):
+        jaxrep.train.minibatches((X, X[:3]), 2)
