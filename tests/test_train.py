@@ -187,3 +187,21 @@ def test_minibatches_is_pure(getkey):
     assert jnp.array_equal(a[0], b[0]) and jnp.array_equal(a[1], 2 * a[0])
     with pytest.raises(ValueError, match="leading size"):
         jaxrep.train.minibatches((X, X[:3]), 2)
+
+
+def test_second_fit_call_does_not_retrace(getkey):
+    X, Y = _linear_problem(getkey(), 32)
+    traces = []
+
+    def loss(m, batch, key):
+        traces.append(1)  # runs only while tracing
+        return _mse(m, batch, key)
+
+    data = jaxrep.train.minibatches((X, Y), 8)
+    opt = optax.adam(1e-2)
+    model = jaxrep.nn.MLP(3, 1, 4, 1, key=getkey())
+    jaxrep.train.fit(model, loss, data, opt, steps=4, key=getkey(), steps_per_call=2, progress=False)
+    n = len(traces)
+    assert n >= 1
+    jaxrep.train.fit(model, loss, data, opt, steps=6, key=getkey(), steps_per_call=2, progress=False)
+    assert len(traces) == n

@@ -83,6 +83,24 @@ def _make_chunk(loss_fn, optimizer, sampler: Optional[Sampler], mesh, data_axis)
     return chunk
 
 
+_CHUNK_CACHE: dict = {}
+
+
+def _get_chunk(loss_fn, optimizer, sampler, mesh, data_axis):
+    """The compiled chunk function for these callables, reused across `fit` calls (no recompilation
+    when the same loss, optimiser and sampler objects are trained again, e.g. on resume or in sweeps)."""
+    try:
+        key = (loss_fn, optimizer, sampler, mesh, data_axis)
+        hash(key)
+    except TypeError:
+        return _make_chunk(loss_fn, optimizer, sampler, mesh, data_axis)
+    if key not in _CHUNK_CACHE:
+        if len(_CHUNK_CACHE) >= 32:
+            _CHUNK_CACHE.pop(next(iter(_CHUNK_CACHE)))
+        _CHUNK_CACHE[key] = _make_chunk(loss_fn, optimizer, sampler, mesh, data_axis)
+    return _CHUNK_CACHE[key]
+
+
 def _stack(batches):
     return jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *batches)
 
@@ -198,7 +216,7 @@ def fit(
         for _ in range(start):  # skip what the resumed run already consumed
             next(iterator)
 
-    chunk = _make_chunk(loss_fn, optimizer, sampler, mesh, data_axis)
+    chunk = _get_chunk(loss_fn, optimizer, sampler, mesh, data_axis)
     history: dict[str, list] = {}
     bar = None
     if progress:
