@@ -8,3 +8,18 @@ from ._build import build_model as build_model
 from ._mlp import MLP as MLP
 from ._mlp import SIREN as SIREN
 from ._mlp import FourierFeatures as FourierFeatures
+
+# --- KAN family ---
+from . import basis as basis
+from ._grid import refine_grid as refine_grid
+from ._grid import refit_layer as refit_layer
+from ._grid import update_grid as update_grid
+from ._kan import KAN as KAN
+from ._kan import KANLayer as KANLayer
+from ._kan_basis import AbstractBasis as AbstractBasis
+from ._kan_basis import BSplineBasis as BSplineBasis
+from ._kan_basis import ChebyshevBasis as ChebyshevBasis
+from ._kan_basis import FourierBasis as FourierBasis
+from ._kan_basis import LegendreBasis as LegendreBasis
+from ._kan_basis import RationalBasis as RationalBasis
+from ._kan_basis import RBFBasis as RBFBasis
