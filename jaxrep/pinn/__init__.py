@@ -1,1 +1,35 @@
 """Physics-informed networks: problem suite with reference solutions, PINN / PIKE / SPIKE solvers."""
+
+from . import problems as problems
+from ._derivatives import bilaplacian as bilaplacian
+from ._derivatives import dt as dt
+from ._derivatives import dx as dx
+from ._derivatives import grad_x as grad_x
+from ._derivatives import laplacian as laplacian
+from ._problem import AbstractBoundary as AbstractBoundary
+from ._problem import AbstractProblem as AbstractProblem
+from ._problem import Dirichlet as Dirichlet
+from ._problem import Neumann as Neumann
+from ._problem import NoBoundary as NoBoundary
+from ._problem import Periodic as Periodic
+from ._config import EvalConfig as EvalConfig
+from ._config import KoopmanConfig as KoopmanConfig
+from ._config import LossWeights as LossWeights
+from ._config import SamplingConfig as SamplingConfig
+from ._config import SolveConfig as SolveConfig
+from ._koopman_loss import generator_residual as generator_residual
+from ._koopman_loss import koopman_expm_loss as koopman_expm_loss
+from ._koopman_loss import koopman_generator_loss as koopman_generator_loss
+from ._koopman_loss import l1_penalty as l1_penalty
+from ._losses import make_loss_fn as make_loss_fn
+from ._metrics import relative_l2 as relative_l2
+from ._metrics import sparsity as sparsity
+from ._metrics import valid_prediction_time as valid_prediction_time
+from ._model import Observable as Observable
+from ._model import PINNField as PINNField
+from ._model import PINNModel as PINNModel
+from ._sampling import make_sampler as make_sampler
+from ._solve import PINNSolution as PINNSolution
+from ._solve import evaluate as evaluate
+from ._solve import method_names as method_names
+from ._solve import solve as solve

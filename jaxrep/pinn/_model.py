@@ -1,0 +1,90 @@
+r"""The trainable pieces of PINN / PIKE / SPIKE as Equinox modules (one sample each)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ..koopman import AbstractGenerator
+
+
+class PINNField(eqx.Module):
+    r"""The network solution $u_\theta(x, t)$: a backbone on inputs rescaled to $[-1, 1]^{d+1}$.
+
+    $u_\theta(x, t) = \mathrm{net}\big(2\frac{(x, t) - \ell}{h - \ell} - 1\big)$ with $\ell, h$ the
+    corners of the space-time box (the whole time window, so extrapolation inputs stay in range).
+    Acts on **one** point: `x` of shape `(d,)`, scalar `t`; returns `(n_out,)`.
+    """
+
+    net: eqx.Module
+    lower: tuple[float, ...] = eqx.field(static=True)
+    upper: tuple[float, ...] = eqx.field(static=True)
+    n_out: int = eqx.field(static=True)
+
+    def __call__(self, x: Float[Array, " d"], t: Float[Array, ""]) -> Float[Array, " n_out"]:
+        d = len(self.lower) - 1
+        if jnp.shape(x) != (d,) or jnp.ndim(t) != 0:
+            raise ValueError(
+                f"PINNField expects x of shape ({d},) and a scalar t for one point, got "
+                f"{jnp.shape(x)} and {jnp.shape(t)} (for batches use jax.vmap)"
+            )
+        y = jnp.concatenate([x, jnp.reshape(t, (1,)).astype(x.dtype if d else jnp.result_type(t))])
+        lo = jnp.asarray(self.lower, y.dtype)
+        hi = jnp.asarray(self.upper, y.dtype)
+        return self.net(2 * (y - lo) / (hi - lo) - 1)
+
+
+class Observable(eqx.Module):
+    r"""State-inclusive observables $z = [u,\ g(u)]$ (or $g(u, \nabla_x u)$ with `use_gradient`).
+
+    Because $u$ is the first block of $z$, the state is read back linearly from any latent vector:
+    $u = z_{:n}$. $g$ is a tanh MLP. Acts on one point.
+    """
+
+    g: Optional[eqx.Module]
+    n_out: int = eqx.field(static=True)
+    use_gradient: bool = eqx.field(static=True)
+
+    @property
+    def dim(self) -> int:
+        return self.n_out + (self.g.out_size if self.g is not None else 0)
+
+    def __call__(self, u: Float[Array, " n_out"], grad: Optional[Float[Array, "n_out d"]] = None):
+        if self.g is None:
+            return u
+        feats = u if not self.use_gradient else jnp.concatenate([u, jnp.ravel(grad)])
+        return jnp.concatenate([u, self.g(feats)])
+
+
+class PINNModel(eqx.Module):
+    r"""A PINN (`observable = generator = None`) or a PIKE/SPIKE model: network, observables, generator.
+
+    - `u(x, t)`: the network solution, `(n_out,)`;
+    - `z(x, t)`: the latent observables $z(x, t) = [u, g(u)]$, `(dim,)`;
+    - `A()`: the Koopman generator matrix, `(dim, dim)`.
+    """
+
+    field: PINNField
+    observable: Optional[Observable] = None
+    generator: Optional[AbstractGenerator] = None
+
+    @property
+    def has_koopman(self) -> bool:
+        return self.generator is not None
+
+    def u(self, x, t):
+        return self.field(x, t)
+
+    def z(self, x, t):
+        u = self.field(x, t)
+        grad = None
+        if self.observable.use_gradient:
+            grad = jax.jacfwd(lambda y: self.field(y, t))(x)
+        return self.observable(u, grad)
+
+    def A(self):
+        return self.generator.matrix()

@@ -1,0 +1,287 @@
+r"""`jaxrep.pinn.solve`: train a PINN, PIKE or SPIKE model on a problem and score it.
+
+| `method=` | loss |
+|---|---|
+| `"pinn"` | physics + initial + boundary |
+| `"pike"` | + Koopman generator and matrix-exponential losses on $z = [u, g(u)]$, $\dot z = Az$ |
+| `"spike"` | + $\lambda\|A\|_1$ |
+
+Training goes through `jaxrep.train.fit` with collocation points resampled at every step by a pure
+sampler, so checkpoints, exact resume and NaN handling come from the trainer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import pathlib
+import time
+from typing import Any, Literal, Optional
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ..config import make_optimizer
+from ..koopman import Generator, propagate
+from ..nn import MLP, build_model
+from ._config import SolveConfig
+from ._losses import make_loss_fn
+from ._metrics import relative_l2, sparsity, valid_prediction_time
+from ._model import Observable, PINNField, PINNModel
+from ._problem import AbstractProblem
+from ._sampling import make_sampler
+
+# name -> (Koopman losses?, L1 on A?): resolved once, here.
+_METHODS: dict[str, tuple[bool, bool]] = {"pinn": (False, False), "pike": (True, False), "spike": (True, True)}
+
+
+def method_names() -> list[str]:
+    """The valid `method=` names of [`jaxrep.pinn.solve`][]."""
+    return list(_METHODS)
+
+
+def _check_method(method) -> tuple[bool, bool]:
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {method_names()}, got {method!r}")
+    return _METHODS[method]
+
+
+def make_model(problem: AbstractProblem, cfg: SolveConfig, *, koopman: bool, key: PRNGKeyArray) -> PINNModel:
+    """Build the (untrained) `PINNModel` for `problem`: backbone from `cfg.model`, and for PIKE/SPIKE
+    the observable MLP and a `jaxrep.koopman.Generator` from `cfg.koopman`."""
+    k_net, k_obs, k_gen = jr.split(key, 3)
+    d = problem.spatial_dim
+    net = build_model(cfg.model, d + 1, problem.n_out, key=k_net)
+    field = PINNField(net, tuple(problem.lower) + (problem.time_window[0],),
+                      tuple(problem.upper) + (problem.time_window[1],), problem.n_out)
+    if not koopman:
+        return PINNModel(field)
+    kc = cfg.koopman
+    n_in = problem.n_out * (1 + d) if kc.use_gradient else problem.n_out
+    g = MLP(n_in, kc.observables, kc.width_size, kc.depth, jnp.tanh, key=k_obs) if kc.observables else None
+    obs = Observable(g, problem.n_out, kc.use_gradient)
+    gen = Generator(obs.dim, kc.generator, key=k_gen, scale=kc.init_scale)
+    return PINNModel(field, obs, gen)
+
+
+# --------------------------------------------------------------------------------------------------
+# evaluation
+
+
+def spatial_grid(problem: AbstractProblem, n_x: int, n_x_2d: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Tensor grid of the box: `(xs (n_points, d), shape)`; a single empty point for ODEs."""
+    d = problem.spatial_dim
+    if d == 0:
+        return np.zeros((1, 0), np.float32), ()
+    n = n_x if d == 1 else n_x_2d
+    axes = [np.linspace(lo, hi, n, dtype=np.float32) for lo, hi in zip(problem.lower, problem.upper)]
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return np.stack([m.ravel() for m in mesh], -1), tuple([n] * d)
+
+
+@eqx.filter_jit
+def _network_grid(model, xs, ts):
+    return jax.vmap(jax.vmap(model.u, in_axes=(0, None)), in_axes=(None, 0))(xs, ts)
+
+
+@eqx.filter_jit
+def _koopman_grid(model, xs, ts, t_start):
+    """Network up to `t_start`, then $u = [e^{(t - t_s)A} z(x, t_s)]_{:n}$."""
+    A = model.A()
+    z0 = jax.vmap(model.z, in_axes=(0, None))(xs, jnp.asarray(t_start, xs.dtype))
+    roll = jax.vmap(lambda z: propagate(A, z, ts - t_start))(z0)  # (n_x, n_t, dim)
+    koop = jnp.swapaxes(roll, 0, 1)[..., : model.field.n_out]
+    net = _network_grid(model, xs, ts)
+    return jnp.where((ts >= t_start)[:, None, None], koop, net)
+
+
+@eqx.filter_jit
+def _residual_grid(model, problem, xs, ts):
+    xx = jnp.broadcast_to(xs[None], (ts.shape[0],) + xs.shape).reshape(-1, xs.shape[-1])
+    tt = jnp.broadcast_to(ts[:, None], (ts.shape[0], xs.shape[0])).reshape(-1)
+    r = jax.lax.map(lambda p: problem.residual(model.u, p[0], p[1]), (xx, tt), batch_size=2048)
+    return jnp.mean(r**2)
+
+
+def evaluate(model: PINNModel, problem: AbstractProblem, cfg: SolveConfig) -> dict[str, Any]:
+    """Predictions, reference and residuals on the evaluation grid of every window.
+
+    **Returns:** a dict with `xs (n_x, d)`, `grid_shape`, and `windows`: a list (training window
+    first) of dicts with `window`, `ts (n_t,)`, `reference`, `network` and, for Koopman models,
+    `koopman` (each `(n_t, n_x, n_out)` numpy arrays), and `residual_mse`.
+    """
+    xs, shape = spatial_grid(problem, cfg.eval.n_x, cfg.eval.n_x_2d)
+    xs_j = jnp.asarray(xs)
+    out = {"xs": xs, "grid_shape": shape, "windows": []}
+    for w in (problem.train_window, *problem.extrapolation_windows):
+        ts = np.linspace(w[0], w[1], cfg.eval.n_t, dtype=np.float32)
+        ts_j = jnp.asarray(ts)
+        entry = {
+            "window": w,
+            "ts": ts,
+            "reference": np.asarray(problem.reference_grid(xs_j, ts_j)),
+            "network": np.asarray(_network_grid(model, xs_j, ts_j)),
+            "residual_mse": float(_residual_grid(model, problem, xs_j, ts_j)),
+        }
+        if model.has_koopman:
+            entry["koopman"] = np.asarray(_koopman_grid(model, xs_j, ts_j, problem.train_end))
+        out["windows"].append(entry)
+    return out
+
+
+def _components(problem, a):
+    idx = problem.error_components
+    return a if idx is None else a[..., list(idx)]
+
+
+def compute_metrics(model: PINNModel, problem: AbstractProblem, evaluation: dict, history: dict) -> dict:
+    """The summary metrics of issue 5 from an `evaluate` result (JSON-serialisable floats/lists)."""
+    wins = evaluation["windows"]
+    rel = lambda e, k: float(relative_l2(_components(problem, e[k]), _components(problem, e["reference"])))
+    m: dict[str, Any] = {
+        "rel_l2_train_window": rel(wins[0], "network"),
+        "residual_mse_train_window": wins[0]["residual_mse"],
+    }
+    extra = wins[1:]
+    if extra:
+        m["rel_l2_extrapolation"] = rel(extra[0], "network")
+        m["residual_mse_extrapolation"] = extra[0]["residual_mse"]
+        m["rel_l2_extrapolation_windows"] = [rel(e, "network") for e in extra]
+        m["residual_mse_extrapolation_windows"] = [e["residual_mse"] for e in extra]
+        if model.has_koopman:
+            m["rel_l2_extrapolation_koopman"] = rel(extra[0], "koopman")
+            m["rel_l2_extrapolation_koopman_windows"] = [rel(e, "koopman") for e in extra]
+    lyap = getattr(problem, "lyapunov_exponent", None)
+    if lyap is not None and extra:
+        for mode in ("network", "koopman") if model.has_koopman else ("network",):
+            ts = np.concatenate([extra[0]["ts"]])
+            vpt = valid_prediction_time(_components(problem, extra[0][mode]),
+                                        _components(problem, extra[0]["reference"]), ts)
+            key = "valid_prediction_time_lyapunov" + ("" if mode == "network" else "_koopman")
+            m[key] = vpt * lyap
+    if model.has_koopman:
+        A = np.asarray(model.A())
+        eig = np.linalg.eigvals(A)
+        m["A_sparsity"] = sparsity(A)
+        m["A_l1"] = float(np.abs(A).sum())
+        m["A_eigenvalues"] = [[float(e.real), float(e.imag)] for e in eig[np.argsort(-eig.real)]]
+    if history and "time" in history and len(history["step"]) > 1:
+        steps = np.asarray(history["step"], float)
+        times = np.asarray(history["time"], float)
+        m["time_per_step"] = float((times[-1] - times[0]) / max(steps[-1] - steps[0], 1))
+        m["final_loss"] = float(np.asarray(history["loss"])[-1])
+    return m
+
+
+# --------------------------------------------------------------------------------------------------
+# the solver
+
+
+@dataclasses.dataclass(frozen=True)
+class PINNSolution:
+    """A trained PINN/PIKE/SPIKE model with its scores.
+
+    **Attributes:** `problem`, `method`, `model` (`PINNModel`), `config` (`SolveConfig`), `history`
+    (from `jaxrep.train.fit`), `metrics` (dict, see `compute_metrics`), `evaluation` (see `evaluate`).
+    """
+
+    problem: AbstractProblem
+    method: str
+    model: PINNModel
+    config: SolveConfig
+    history: dict
+    metrics: dict
+    evaluation: dict
+
+    def predict(
+        self, x: Float[Array, "n d"], t: Float[Array, " n"], mode: Literal["network", "koopman"] = "network"
+    ) -> Float[Array, "n n_out"]:
+        r"""The solution at the points `(x[i], t[i])`, shape `(n, n_out)`.
+
+        `mode="network"` evaluates $u_\theta$; `mode="koopman"` (PIKE/SPIKE only) uses the network up
+        to the end $T$ of the training window and, for $t\ge T$, the Koopman rollout
+        $u = [e^{(t-T)A} z(x, T)]_{:n}$.
+        """
+        x = jnp.asarray(x)
+        t = jnp.asarray(t)
+        d = self.problem.spatial_dim
+        if x.ndim != 2 or x.shape[1] != d or t.shape != (x.shape[0],):
+            raise ValueError(f"predict expects x of shape (n, {d}) and t of shape (n,), got {x.shape} and {t.shape}")
+        if mode == "network":
+            return jax.vmap(self.model.u)(x, t)
+        if mode == "koopman":
+            if not self.model.has_koopman:
+                raise ValueError(f"mode='koopman' needs a PIKE or SPIKE solution, this one is {self.method!r}")
+            return _koopman_points(self.model, x, t, self.problem.train_end)
+        raise ValueError(f"mode must be 'network' or 'koopman', got {mode!r}")
+
+
+@eqx.filter_jit
+def _koopman_points(model, x, t, t_start):
+    A = model.A()
+    t_start = jnp.asarray(t_start, t.dtype)
+
+    def one(xi, ti):
+        z0 = model.z(xi, t_start)
+        zt = propagate(A, z0, jnp.reshape(ti - t_start, (1,)))[0]
+        return jnp.where(ti >= t_start, zt[: model.field.n_out], model.u(xi, ti))
+
+    return jax.vmap(one)(x, t)
+
+
+def solve(
+    problem: AbstractProblem,
+    method: str = "spike",
+    config: Optional[SolveConfig] = None,
+    *,
+    key: PRNGKeyArray,
+    run_dir: Optional[pathlib.Path] = None,
+    resume: bool = False,
+    progress: bool = False,
+) -> PINNSolution:
+    r"""Solve `problem` with a PINN, PIKE or SPIKE model and score it against the reference.
+
+    **Arguments:**
+
+    - `problem`: an `AbstractProblem` (e.g. `jaxrep.pinn.problems.get("burgers")`).
+    - `method`: `"pinn"`, `"pike"` (Koopman-regularised) or `"spike"` (PIKE + $\lambda\|A\|_1$).
+    - `config`: a `SolveConfig` (backbone, trainer, sampling, Koopman latent, loss weights, eval grid);
+      default `SolveConfig()`.
+    - `key`: PRNG key (keyword-only) for the initialisation and the collocation points.
+    - `run_dir`: if given, checkpoints go to `run_dir/checkpoints` and metrics to
+      `run_dir/metrics.jsonl` (and `resume=True` continues an interrupted run exactly).
+    - `progress`: show the trainer's progress bar.
+
+    **Returns:** a `PINNSolution` with `.predict(x, t, mode=...)`, `.metrics` and `.evaluation`.
+
+    **References:** Raissi, Perdikaris & Karniadakis, "Physics-informed neural networks", J. Comput.
+    Phys. 378 (2019); the SPIKE paper (see `shared/seeds/paper-abstracts.txt`).
+    """
+    if not isinstance(problem, AbstractProblem):
+        raise TypeError(f"problem must be a jaxrep.pinn AbstractProblem, got {type(problem).__name__}")
+    koopman, sparse = _check_method(method)
+    cfg = config if config is not None else SolveConfig()
+    if not isinstance(cfg, SolveConfig):
+        raise TypeError(f"config must be a jaxrep.pinn.SolveConfig, got {type(cfg).__name__}")
+    k_model, k_train = jr.split(key)
+    model = make_model(problem, cfg, koopman=koopman, key=k_model)
+    loss_fn = make_loss_fn(problem, cfg.weights, koopman=koopman, sparse=sparse)
+    sampler = make_sampler(problem, cfg.sampling, koopman=koopman)
+    if run_dir is not None:
+        from .._tasks._common import train
+
+        model, history = train(model, loss_fn, sampler, cfg.train, run_dir, key=k_train, resume=resume,
+                               progress=progress)
+    else:
+        from ..train import fit
+
+        model, history = fit(model, loss_fn, sampler, make_optimizer(cfg.train), steps=cfg.train.steps,
+                             key=k_train, steps_per_call=cfg.train.steps_per_call, progress=progress,
+                             log_every=cfg.train.log_every)
+    evaluation = evaluate(model, problem, cfg)
+    metrics = compute_metrics(model, problem, evaluation, history)
+    return PINNSolution(problem, method, model, cfg, history, metrics, evaluation)

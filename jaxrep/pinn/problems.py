@@ -1,0 +1,73 @@
+"""The problem suite: `jaxrep.pinn.problems.get(name, **params)` and the problem classes.
+
+| name | equation | reference |
+|---|---|---|
+| `heat` | $u_t = \\kappa u_{xx}$ | exact |
+| `advection` | $u_t + cu_x = 0$ | exact |
+| `wave` | $u_{tt} = c^2u_{xx}$ | exact (d'Alembert) |
+| `kdv` | $u_t + 6uu_x + u_{xxx} = 0$ | exact soliton |
+| `navier_stokes_2d` | incompressible NS | exact (Taylor-Green) |
+| `heat2d`, `wave2d` | 2-D heat / wave | exact |
+
+Names map to classes here, once.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from ._exact_problems import Advection as Advection
+from ._exact_problems import Heat as Heat
+from ._exact_problems import Heat2D as Heat2D
+from ._exact_problems import KdV as KdV
+from ._exact_problems import NavierStokes2D as NavierStokes2D
+from ._exact_problems import Wave as Wave
+from ._exact_problems import Wave2D as Wave2D
+from ._problem import AbstractProblem
+
+_PROBLEMS: dict[str, type[AbstractProblem]] = {
+    cls.name: cls
+    for cls in (
+        Heat,
+        Advection,
+        Wave,
+        KdV,
+        NavierStokes2D,
+        Heat2D,
+        Wave2D,
+    )
+}
+
+
+def names() -> list[str]:
+    """Names of every problem in the suite."""
+    return list(_PROBLEMS)
+
+
+def get(name: str, **params) -> AbstractProblem:
+    """Build the problem `name` with its default parameters, overridden by `params`.
+
+    **Arguments:**
+
+    - `name`: one of [`names()`][jaxrep.pinn.problems.names].
+    - `**params`: fields of that problem class (e.g. `nu=0.01`, `train_window=(0, 0.4)`).
+
+    **Returns:** an `AbstractProblem`.
+
+    Raises `ValueError` listing the valid names for an unknown `name`, and naming the field for an
+    invalid parameter.
+    """
+    if name not in _PROBLEMS:
+        close = difflib.get_close_matches(str(name), list(_PROBLEMS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown problem name {name!r}{hint}; valid names: {', '.join(_PROBLEMS)}")
+    cls = _PROBLEMS[name]
+    import dataclasses
+
+    valid = {f.name for f in dataclasses.fields(cls)}
+    for key in params:
+        if key not in valid:
+            close = difflib.get_close_matches(key, sorted(valid), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"problem {name!r} has no parameter {key!r}{hint}; valid: {', '.join(sorted(valid))}")
+    return cls(**params)
