@@ -4,6 +4,19 @@ Each family adds its re-exports in its own block below.
 """
 
 # --- dynamical systems (Koopman family) ---
+from ._systems import AbstractSDESystem as AbstractSDESystem
+from ._systems import AbstractSystem as AbstractSystem
+from ._systems import Duffing as Duffing
+from ._systems import LinearSystem as LinearSystem
+from ._systems import Lorenz63 as Lorenz63
+from ._systems import OrnsteinUhlenbeck as OrnsteinUhlenbeck
+from ._systems import Pendulum as Pendulum
+from ._systems import sde_snapshot_pairs as sde_snapshot_pairs
+from ._systems import sde_trajectory as sde_trajectory
+from ._systems import SlowManifold as SlowManifold
+from ._systems import snapshot_pairs as snapshot_pairs
+from ._systems import trajectory as trajectory
+from ._systems import VanDerPol as VanDerPol
 
 # --- 2-D toy distributions (interpolants family) ---
 from ._toy2d import TOY_DISTRIBUTIONS as TOY_DISTRIBUTIONS
