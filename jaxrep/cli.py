@@ -96,11 +96,21 @@ def _cmd_list() -> int:
     print("tasks:        " + ", ".join(task_names()))
     configs = sorted(pathlib.Path("configs").glob("*.yaml")) if pathlib.Path("configs").is_dir() else []
     print("configs:      " + (", ".join(str(c) for c in configs) or "(none in ./configs)"))
-    for label, fn in [("problems", _problems), ("bases", _bases), ("interpolants", _interpolants)]:
+    for label, fn in [("problems", _problems), ("methods", _methods), ("bases", _bases),
+                      ("generators", _generators), ("interpolants", _interpolants)]:
         names = fn()
         if names:
             print(f"{label + ':':<14}" + ", ".join(names))
     return 0
+
+
+def _methods():
+    try:
+        from .pinn import method_names
+
+        return list(method_names())
+    except ImportError:
+        return []
 
 
 def _problems():
@@ -114,19 +124,29 @@ def _problems():
 
 def _bases():
     try:
-        from .nn import basis
+        from .nn._kan_basis import BASES
 
-        return list(basis.names())
-    except (ImportError, AttributeError):
+        return list(BASES)
+    except ImportError:
         return []
 
 
 def _interpolants():
     try:
-        from . import interpolants
+        from .interpolants import GAMMAS
 
-        return list(interpolants.names())
-    except (ImportError, AttributeError):
+        presets = ["linear", "trig", "encoder_decoder", "one_sided", "mirror"]
+        return presets + [f"gamma={g}" for g in GAMMAS]
+    except ImportError:
+        return []
+
+
+def _generators():
+    try:
+        from .koopman import generator_names
+
+        return list(generator_names())
+    except ImportError:
         return []
 
 
