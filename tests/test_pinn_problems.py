@@ -107,3 +107,100 @@ def test_empty_or_misplaced_window_names_the_field():
         problems.get("heat", extrapolation_windows=[(0.7, 0.6)])
     p = problems.get("heat", train_window=[0.0, 0.25], extrapolation_windows=[[0.25, 0.5], [0.5, 1.0]])
     assert p.train_window == (0.0, 0.25) and len(p.extrapolation_windows) == 2
+
+
+# --- problems without a closed-form solution on their benchmark setup -----------------------------
+# Each PDE is checked on a closed-form solution of the same equation (a travelling wave, a kink, a
+# soliton, ...) or, where none is simple, on a trial function whose residual is computed by hand.
+
+
+def _zero(x, t, p):
+    return 0.0
+
+
+def _ks_trial(x, t):
+    return jnp.exp(-t) * jnp.sin(x)
+
+
+def _ks_expected(x, t, p):
+    u = _ks_trial(x, t)
+    return -u + p.alpha * u * jnp.exp(-t) * jnp.cos(x) - p.beta * u + p.gamma * u
+
+
+def _ch_trial(x, t):
+    return jnp.exp(-t) * jnp.sin(jnp.pi * x)
+
+
+def _ch_expected(x, t, p):
+    u = _ch_trial(x, t)
+    ux = jnp.pi * jnp.exp(-t) * jnp.cos(jnp.pi * x)
+    w_xx = p.gamma2 * (6 * u * ux**2 - 3 * jnp.pi**2 * u**3 + jnp.pi**2 * u) - p.gamma1 * jnp.pi**4 * u
+    return -u - w_xx
+
+
+def _lorenz_trial(x, t):
+    return jnp.stack([jnp.sin(t), jnp.cos(t), t])
+
+
+def _lorenz_expected(x, t, p):
+    a, b, c = jnp.sin(t), jnp.cos(t), t
+    f = jnp.stack([p.sigma * (b - a), a * (p.rho - c) - b, a * b - p.beta * c])
+    return jnp.stack([jnp.cos(t), -jnp.sin(t), 1.0]) - f
+
+
+def _seir_trial(x, t):
+    return jnp.stack([jnp.exp(-t / 50), 0.1 * jnp.sin(t / 10), 0.2 * t / 100, 0.0 * t])
+
+
+def _seir_expected(x, t, p):
+    s, e, i, r = _seir_trial(x, t)
+    ds = jnp.stack([-jnp.exp(-t / 50) / 50, 0.01 * jnp.cos(t / 10), 0.2 / 100, 0.0])
+    f = jnp.stack([-p.beta * s * i, p.beta * s * i - p.sigma * e, p.sigma * e - p.gamma * i, p.gamma * i])
+    return ds - f
+
+
+MANUFACTURED = {
+    # u = c - a tanh(a (x - ct) / (2 nu)): viscous Burgers travelling wave
+    "burgers": (dict(nu=0.05), lambda x, t: (0.3 - 0.5 * jnp.tanh(0.5 * (x - 0.3 * t) / 0.1)), _zero),
+    # stationary kink u = tanh(x sqrt(a / 2d))
+    "allen_cahn": (dict(d=0.01, a=5.0), lambda x, t: jnp.tanh(x * jnp.sqrt(5.0 / 0.02)), _zero),
+    # bright soliton h = sech(x) exp(i t / 2)
+    "schrodinger": ({}, lambda x, t: jnp.concatenate([jnp.cos(t / 2) / jnp.cosh(x), jnp.sin(t / 2) / jnp.cosh(x)]), _zero),
+    # Ablowitz-Zeppetella wave u = (1 + exp(sqrt(r/6D) x - 5rt/6))^-2
+    "fisher_kpp": ({}, lambda x, t: (1 + jnp.exp(jnp.sqrt(3.0 / 0.6) * x - 2.5 * t)) ** -2, _zero),
+    # Fletcher's exact 2-D Burgers solution
+    "burgers2d": (dict(nu=0.05), lambda x, t: jnp.stack([
+        0.75 - 0.25 / (1 + jnp.exp((-4 * x[0] + 4 * x[1] - t) / 1.6)),
+        0.75 + 0.25 / (1 + jnp.exp((-4 * x[0] + 4 * x[1] - t) / 1.6))]), _zero),
+    "kuramoto_sivashinsky": ({}, _ks_trial, _ks_expected),
+    "cahn_hilliard": ({}, _ch_trial, _ch_expected),
+    "lorenz": ({}, _lorenz_trial, _lorenz_expected),
+    "seir": ({}, _seir_trial, _seir_expected),
+}
+
+
+def test_every_problem_is_covered():
+    assert set(EXACT) | set(MANUFACTURED) == set(problems.names())
+
+
+@pytest.mark.parametrize("name", sorted(MANUFACTURED))
+def test_residual_on_closed_form_functions(name, x64, getkey):
+    params, u, expected = MANUFACTURED[name]
+    p = problems.get(name, **params)
+    xs, ts = _points(p, getkey())
+    res = jax.jit(jax.vmap(lambda x, t: p.residual(u, x, t) - expected(x, t, p)))(xs, ts)
+    assert float(jnp.max(jnp.abs(res))) < 1e-8
+    bad = jax.jit(jax.vmap(lambda x, t: p.residual(_perturbed(u), x, t) - expected(x, t, p)))(xs, ts)
+    assert float(jnp.sqrt(jnp.mean(bad**2))) > 1e-3
+
+
+@pytest.mark.parametrize("name", ["burgers", "fisher_kpp", "schrodinger", "cahn_hilliard", "seir"])
+def test_reference_starts_at_the_initial_condition(name, getkey):
+    # The problem's own u0 and the independently built reference agree at t0 (same setup constants).
+    p = problems.get(name)
+    xs, _ = _points(p, getkey(), n=32)
+    xs = xs.astype(jnp.float32)
+    t0 = jnp.asarray(p.t0, jnp.float32)
+    ref = jax.vmap(lambda x: p.reference(x, t0))(xs)
+    u0 = jax.vmap(p.initial_condition)(xs)
+    assert np.allclose(ref, u0, atol=1e-4)

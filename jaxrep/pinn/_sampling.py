@@ -12,11 +12,35 @@ from ._config import SamplingConfig
 from ._problem import AbstractProblem
 
 
+def latin_hypercube(key: PRNGKeyArray, n: int, dim: int) -> Array:
+    r"""`n` Latin-hypercube points in $[0, 1)^{dim}$, shape `(n, dim)`.
+
+    Each coordinate puts exactly one point in each of the $n$ strata $[k/n, (k+1)/n)$ (independent
+    random permutations per coordinate), so the residual loss is estimated with less variance than
+    by i.i.d. uniform points, at the same cost. Each point is still marginally uniform.
+
+    **References:** McKay, Beckman & Conover, Technometrics 21 (1979).
+    """
+    k_perm, k_jit = jr.split(key)
+    perms = jnp.stack([jr.permutation(k, n) for k in jr.split(k_perm, dim)], -1) if dim else jnp.zeros((n, 0))
+    return (perms + jr.uniform(k_jit, (n, dim))) / n
+
+
 def uniform_box(key: PRNGKeyArray, problem: AbstractProblem, n: int) -> Array:
     """`n` points uniform in the spatial box, shape `(n, d)` (`(n, 0)` for ODEs)."""
     lo = jnp.asarray(problem.lower, jnp.float32) if problem.spatial_dim else jnp.zeros((0,))
     hi = jnp.asarray(problem.upper, jnp.float32) if problem.spatial_dim else jnp.zeros((0,))
     return lo + (hi - lo) * jr.uniform(key, (n, problem.spatial_dim))
+
+
+def space_time_points(key: PRNGKeyArray, problem: AbstractProblem, n: int, t0: float, t1: float):
+    """`n` Latin-hypercube points in the box times $[t_0, t_1]$: `(x (n, d), t (n,))`."""
+    d = problem.spatial_dim
+    u = latin_hypercube(key, n, d + 1)
+    lo = jnp.asarray(tuple(problem.lower) + (t0,), jnp.float32)
+    hi = jnp.asarray(tuple(problem.upper) + (t1,), jnp.float32)
+    p = lo + (hi - lo) * u
+    return p[:, :d], p[:, d]
 
 
 def boundary_points(key: PRNGKeyArray, problem: AbstractProblem, n: int):
@@ -40,7 +64,8 @@ def make_sampler(problem: AbstractProblem, cfg: SamplingConfig, *, koopman: bool
 
     **Returns:** `sample(key, step) -> dict` with
 
-    - `x_r (n_residual, d)`, `t_r (n_residual,)`: interior points in $\Omega\times[t_0, T]$;
+    - `x_r (n_residual, d)`, `t_r (n_residual,)`: interior points in $\Omega\times[t_0, T]$
+      (Latin hypercube);
     - `x_0 (n_initial, d)`: points at $t_0$;
     - `x_b, t_b, dim_b, side_b`: boundary points (only when $d > 0$);
     - with `koopman=True`: `x_k, t_k` base points with $t\in[t_0, T - s_{\max}]$ and `s_k (n_offsets,)`
@@ -51,11 +76,8 @@ def make_sampler(problem: AbstractProblem, cfg: SamplingConfig, *, koopman: bool
 
     def sample(key, step):
         keys = jr.split(key, 8)
-        batch = {
-            "x_r": uniform_box(keys[0], problem, cfg.n_residual),
-            "t_r": jr.uniform(keys[1], (cfg.n_residual,), minval=t0, maxval=t_end),
-            "x_0": uniform_box(keys[2], problem, cfg.n_initial),
-        }
+        x_r, t_r = space_time_points(keys[0], problem, cfg.n_residual, t0, t_end)
+        batch = {"x_r": x_r, "t_r": t_r, "x_0": uniform_box(keys[2], problem, cfg.n_initial)}
         if problem.spatial_dim:
             x_b, dim_b, side_b = boundary_points(keys[3], problem, cfg.n_boundary)
             batch.update(x_b=x_b, dim_b=dim_b, side_b=side_b,

@@ -8,6 +8,15 @@
 | `kdv` | $u_t + 6uu_x + u_{xxx} = 0$ | exact soliton |
 | `navier_stokes_2d` | incompressible NS | exact (Taylor-Green) |
 | `heat2d`, `wave2d` | 2-D heat / wave | exact |
+| `burgers` | $u_t + uu_x = \\nu u_{xx}$ | Cole-Hopf by Gauss-Hermite quadrature |
+| `allen_cahn` | $u_t = du_{xx} + a(u - u^3)$ | pseudo-spectral ETDRK4 |
+| `schrodinger` | $ih_t + \\tfrac12h_{xx} + |h|^2h = 0$ | pseudo-spectral ETDRK4 |
+| `kuramoto_sivashinsky` | $u_t + \\alpha uu_x + \\beta u_{xx} + \\gamma u_{xxxx} = 0$ | pseudo-spectral ETDRK4 |
+| `cahn_hilliard` | $u_t = (\\gamma_2(u^3-u) - \\gamma_1u_{xx})_{xx}$ | pseudo-spectral ETDRK4 |
+| `fisher_kpp` | $u_t = Du_{xx} + ru(1-u)$ | pseudo-spectral ETDRK4 |
+| `burgers2d` | 2-D viscous Burgers | pseudo-spectral ETDRK4 |
+| `lorenz` | Lorenz-63 (ODE) | diffrax Dopri8, tol $10^{-10}$ |
+| `seir` | SEIR epidemic (ODE) | diffrax Dopri8, tol $10^{-10}$ |
 
 Names map to classes here, once.
 """
@@ -23,7 +32,16 @@ from ._exact_problems import KdV as KdV
 from ._exact_problems import NavierStokes2D as NavierStokes2D
 from ._exact_problems import Wave as Wave
 from ._exact_problems import Wave2D as Wave2D
+from ._ode_problems import SEIR as SEIR
+from ._ode_problems import Lorenz as Lorenz
 from ._problem import AbstractProblem
+from ._reference_problems import AllenCahn as AllenCahn
+from ._reference_problems import Burgers as Burgers
+from ._reference_problems import Burgers2D as Burgers2D
+from ._reference_problems import CahnHilliard as CahnHilliard
+from ._reference_problems import FisherKPP as FisherKPP
+from ._reference_problems import KuramotoSivashinsky as KuramotoSivashinsky
+from ._reference_problems import Schrodinger as Schrodinger
 
 _PROBLEMS: dict[str, type[AbstractProblem]] = {
     cls.name: cls
@@ -31,10 +49,19 @@ _PROBLEMS: dict[str, type[AbstractProblem]] = {
         Heat,
         Advection,
         Wave,
+        Burgers,
+        AllenCahn,
         KdV,
+        Schrodinger,
         NavierStokes2D,
+        KuramotoSivashinsky,
+        FisherKPP,
+        CahnHilliard,
         Heat2D,
         Wave2D,
+        Burgers2D,
+        Lorenz,
+        SEIR,
     )
 }
 

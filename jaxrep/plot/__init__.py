@@ -12,5 +12,8 @@ from ._train import save as save
 # --- Koopman family ---
 
 # --- PDE family ---
+from ._pinn import generator_structure as generator_structure
+from ._pinn import pinn_error_vs_time as pinn_error_vs_time
+from ._pinn import pinn_solution as pinn_solution
 
 # --- interpolants family ---

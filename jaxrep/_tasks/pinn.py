@@ -1,0 +1,88 @@
+"""`task: pinn` — solve a PDE/ODE of the problem suite with PINN, PIKE or SPIKE (`jaxrep solve`).
+
+```yaml
+task: pinn
+method: spike            # pinn | pike | spike
+problem: {name: burgers, params: {nu: 0.0031831}}
+model: {kind: mlp, width_size: 32, depth: 4}
+train: {steps: 4000, learning_rate: 2.0e-3}
+sampling: {n_residual: 1024}
+koopman: {observables: 8}
+weights: {physics: 1, initial: 10, boundary: 1, koopman: 0.1, l1: 0.01}
+```
+The summary (`summary.json`) holds the metrics of `jaxrep.pinn.solve`; figures: `solution`
+(reference / prediction / error), `solution_koopman` (PIKE/SPIKE), `error_vs_time`, `generator`.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import jax.random as jr
+
+from ..config import ModelConfig, TrainConfig
+from ..pinn import problems, solve
+from ..pinn._config import EvalConfig, KoopmanConfig, LossWeights, SamplingConfig, SolveConfig
+from ._common import save_figure
+
+
+@dataclass(frozen=True)
+class ProblemConfig:
+    """`name`: a problem of `jaxrep.pinn.problems.names()`; `params`: its fields (e.g. `nu`,
+    `train_window`)."""
+
+    name: str = "burgers"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        problems.get(self.name, **self.params)  # validates the name and every parameter
+
+
+_DEFAULT = SolveConfig()
+
+
+@dataclass(frozen=True)
+class Config:
+    task: str = "pinn"
+    method: Literal["pinn", "pike", "spike"] = "spike"
+    problem: ProblemConfig = field(default_factory=ProblemConfig)
+    model: ModelConfig = field(default_factory=lambda: _DEFAULT.model)
+    train: TrainConfig = field(default_factory=lambda: _DEFAULT.train)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    koopman: KoopmanConfig = field(default_factory=KoopmanConfig)
+    weights: LossWeights = field(default_factory=LossWeights)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def solve_config(cfg: Config) -> SolveConfig:
+    """The `SolveConfig` part of a task config."""
+    return SolveConfig(model=cfg.model, train=cfg.train, sampling=cfg.sampling, koopman=cfg.koopman,
+                       weights=cfg.weights, eval=cfg.eval)
+
+
+def save_figures(sol, run_dir) -> list[str]:
+    """Write the figures of a `PINNSolution` under `run_dir/figures`; returns their paths."""
+    from .. import plot
+
+    prob = sol.problem
+    title = f"{prob.name} / {sol.method}"
+    names = list(prob.component_names)
+    paths = [save_figure(plot.pinn_solution(sol.evaluation, names=names, title=title), run_dir, "solution")]
+    if sol.model.has_koopman:
+        paths.append(save_figure(plot.pinn_solution(sol.evaluation, mode="koopman", names=names,
+                                                    title=title + " (Koopman rollout)"),
+                                 run_dir, "solution_koopman"))
+        paths.append(save_figure(plot.generator_structure(sol.model.A(), title=title), run_dir, "generator"))
+    paths.append(save_figure(plot.pinn_error_vs_time(sol.evaluation, components=prob.error_components,
+                                                     title=title), run_dir, "error_vs_time"))
+    return [str(p) for p in paths]
+
+
+def run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> dict:
+    problem = problems.get(cfg.problem.name, **cfg.problem.params)
+    sol = solve(problem, cfg.method, solve_config(cfg), key=jr.PRNGKey(cfg.train.seed), run_dir=run_dir,
+                resume=resume, progress=progress)
+    figures = save_figures(sol, run_dir)
+    return {"problem": problem.name, "method": cfg.method, **sol.metrics, "figures": figures}
