@@ -19,6 +19,14 @@ from ._losses import score_loss as score_loss
 from ._losses import velocity_from_parts as velocity_from_parts
 from ._losses import velocity_loss as velocity_loss
 from ._metrics import mmd as mmd
+from ._multimarginal import AbstractSimplexPath as AbstractSimplexPath
+from ._multimarginal import BezierSimplexPath as BezierSimplexPath
+from ._multimarginal import Multimarginal as Multimarginal
+from ._multimarginal import SimplexEdge as SimplexEdge
+from ._multimarginal import interpolate_simplex as interpolate_simplex
+from ._multimarginal import multimarginal_loss as multimarginal_loss
+from ._multimarginal import transport as transport
+from ._multimarginal import transport_cost as transport_cost
 from ._metrics import nll as nll
 from ._metrics import wasserstein2 as wasserstein2
 from ._sample import log_likelihood as log_likelihood
