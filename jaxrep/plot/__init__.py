@@ -17,3 +17,7 @@ from ._pinn import pinn_error_vs_time as pinn_error_vs_time
 from ._pinn import pinn_solution as pinn_solution
 
 # --- interpolants family ---
+from ._interpolants import correspondence as correspondence
+from ._interpolants import density as density
+from ._interpolants import samples as samples
+from ._interpolants import trajectories as trajectories
