@@ -23,3 +23,7 @@ from ._kan_basis import FourierBasis as FourierBasis
 from ._kan_basis import LegendreBasis as LegendreBasis
 from ._kan_basis import RationalBasis as RationalBasis
 from ._kan_basis import RBFBasis as RBFBasis
+from ._kan_regularize import coefficient_l1 as coefficient_l1
+from ._kan_regularize import edge_scores as edge_scores
+from ._kan_regularize import kan_regularization as kan_regularization
+from ._kan_regularize import prune as prune

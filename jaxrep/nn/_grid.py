@@ -45,6 +45,12 @@ def refit_layer(
         raise ValueError(
             f"new_basis has in_features={new_basis.in_features}, layer has {layer.in_features}"
         )
+    coeffs = _refit_coeffs(layer, new_basis, x.astype(layer.coeffs.dtype))
+    return eqx.tree_at(lambda l: (l.basis, l.coeffs), layer, (new_basis, coeffs))
+
+
+@eqx.filter_jit
+def _refit_coeffs(layer, new_basis, x):
     targets = jax.vmap(layer.spline_values)(x)  # (N, in, out)
     design = jax.vmap(new_basis)(x)  # (N, in, K')
 
@@ -54,8 +60,12 @@ def refit_layer(
         norms = jnp.where(norms > 0, norms, 1)
         return jnp.linalg.lstsq(a / norms, t)[0] / norms[:, None]
 
-    coeffs = jax.vmap(solve, in_axes=(1, 1))(design, targets).astype(layer.coeffs.dtype)
-    return eqx.tree_at(lambda l: (l.basis, l.coeffs), layer, (new_basis, coeffs))
+    return jax.vmap(solve, in_axes=(1, 1))(design, targets).astype(layer.coeffs.dtype)
+
+
+@eqx.filter_jit
+def _batched(module, x):
+    return jax.vmap(module)(x)
 
 
 def _check_batch(x, in_features: int) -> Array:
@@ -78,7 +88,7 @@ def _map_layers(model, x, make_basis):
     for layer in model.layers:
         new = refit_layer(layer, make_basis(layer.basis, h), h)
         new_layers.append(new)
-        h = jax.vmap(new)(h)
+        h = _batched(new, h)
     return eqx.tree_at(lambda m: m.layers, model, tuple(new_layers))
 
 

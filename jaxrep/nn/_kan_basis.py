@@ -69,6 +69,12 @@ def _check_batch(x, in_features: int, name: str = "x") -> Array:
     return x
 
 
+@eqx.filter_jit
+def _batched(module, x):
+    # One compiled call instead of dozens of eagerly dispatched ops (construction and refits run eagerly).
+    return jax.vmap(module)(x)
+
+
 class AbstractBasis(eqx.Module):
     """A family of 1-D functions applied to each input feature: `(in_features,) -> (in_features, num_basis)`."""
 
@@ -108,7 +114,7 @@ class AbstractBasis(eqx.Module):
         weights = weights / weights.sum()
         dtype = jnp.result_type(float)
         xs = jnp.asarray(nodes, dtype)[:, None] * jnp.ones((self.in_features,), dtype)
-        moments = jnp.einsum("q,qik->i", jnp.asarray(weights, dtype), jax.vmap(self)(xs) ** 2)
+        moments = jnp.einsum("q,qik->i", jnp.asarray(weights, dtype), _batched(self, xs) ** 2)
         std = scale / jnp.sqrt(self.in_features * jnp.maximum(moments, 1e-12))
         noise = jax.random.normal(key, (self.in_features, self.num_basis, out_features), dtype)
         return noise * std[:, None, None]

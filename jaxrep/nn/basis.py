@@ -279,14 +279,13 @@ def rational(
             f"denominator must have shape (q,) or (n, q) with n = x.shape[-1] = {x.shape[-1]}, "
             f"got {b.shape}"
         )
-    powers = _powers(x, max(degree, b.shape[-1]))  # (..., n, max+1), x^0 .. x^max
-    q = 1 + jnp.abs(jnp.sum(b * powers[..., 1 : b.shape[-1] + 1], axis=-1, keepdims=True))
-    return powers[..., : degree + 1] / q
-
-
-def _powers(x: Array, degree: int) -> Array:
-    # Repeated products, not `x ** j`: exact for negative x and with finite derivatives at x = 0.
-    powers = [jnp.ones_like(x)]
+    # Horner for the denominator polynomial, then x^j / Q by repeated products (not `x ** j`: exact
+    # for negative x, finite derivatives at 0). Note: the tempting `stack(powers) / (1 + |sum(b *
+    # stack(powers)[..., 1:])|)` is miscompiled by XLA:CPU (jax 0.10.2) for per-feature `b` under jit.
+    poly = jnp.zeros_like(x)
+    for k in range(b.shape[-1] - 1, -1, -1):
+        poly = (poly + b[..., k]) * x
+    terms = [1 / (1 + jnp.abs(poly))]
     for _ in range(degree):
-        powers.append(powers[-1] * x)
-    return jnp.stack(powers, axis=-1)
+        terms.append(terms[-1] * x)
+    return jnp.stack(terms, axis=-1)

@@ -1,0 +1,208 @@
+"""KANLayer / KAN: formula, transforms, initialisation, grid update/extension, regularisation, pruning."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jrandom
+import numpy as np
+import pytest
+import scipy.interpolate
+
+import jaxrep as jr
+
+BASES = ["bspline", "rbf", "fourier", "chebyshev", "legendre", "rational"]
+
+
+@pytest.fixture
+def x64():
+    prev = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", prev)
+
+
+@eqx.filter_jit
+def batched(model, x):
+    return jax.vmap(model)(x)
+
+
+def _silu(x):
+    return x / (1 + np.exp(-x))
+
+
+def test_bspline_layer_matches_independent_formula(getkey):
+    layer = jr.nn.KANLayer(3, 2, "bspline", grid_size=4, order=3, key=getkey())
+    layer = eqx.tree_at(lambda l: l.bias, layer, jnp.asarray([0.3, -0.1]))
+    x = np.asarray(jrandom.uniform(getkey(), (20, 3), minval=-1.2, maxval=1.2))
+    t = np.asarray(layer.basis.grid)
+    c, w, b = (np.asarray(a, dtype=float) for a in (layer.coeffs, layer.base_weight, layer.bias))
+    expected = np.tile(b, (20, 1))
+    for i in range(3):
+        for j in range(2):
+            # sum of scipy basis elements (BSpline(t, c) itself is only defined on [t_k, t_{n}])
+            spline = sum(
+                c[i, k, j] * np.nan_to_num(
+                    scipy.interpolate.BSpline.basis_element(t[i, k : k + 5], extrapolate=False)(x[:, i]))
+                for k in range(t.shape[1] - 4)
+            )
+            expected[:, j] += spline + w[i, j] * _silu(x[:, i])
+    np.testing.assert_allclose(np.asarray(batched(layer, jnp.asarray(x))), expected, rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("basis", BASES)
+def test_layer_shapes_transforms_and_edge_decomposition(getkey, basis):
+    layer = jr.nn.KANLayer(4, 3, basis, grid_size=5, order=3, key=getkey())
+    x = jrandom.normal(getkey(), (8, 4))
+    y = batched(layer, x)
+    assert y.shape == (8, 3) and y.dtype == jnp.float32
+    # forward (one contraction) equals bias + sum of the per-edge activations
+    edges = jax.jit(jax.vmap(layer.edge_values))(x)
+    np.testing.assert_allclose(y, layer.bias + edges.sum(axis=1), rtol=1e-5, atol=1e-5)
+
+    @eqx.filter_jit
+    @eqx.debug.assert_max_traces(max_traces=1)
+    def loss(m, x):
+        return jnp.mean(jax.vmap(m)(x) ** 2)
+
+    grads = eqx.filter_grad(loss)(layer, x)
+    loss(layer, x + 1.0)  # second call: no retrace
+    assert np.all(np.isfinite(np.asarray(grads.coeffs))) and float(jnp.abs(grads.coeffs).sum()) > 0
+    if basis in ("bspline", "rbf"):
+        # grids are data, not parameters
+        leaf = grads.basis.grid if basis == "bspline" else grads.basis.centers
+        assert float(jnp.abs(leaf).sum()) == 0.0
+
+
+@pytest.mark.parametrize("basis", ["bspline", "chebyshev", "rational"])
+def test_init_is_variance_preserving_through_depth(getkey, basis):
+    kan = jr.nn.KAN([16, 16, 16, 16, 16], basis, key=getkey())
+    x = jrandom.normal(getkey(), (512, 16))
+    y = batched(kan, x)
+    second_moment = float(jnp.mean(y**2))
+    assert 0.1 < second_moment < 5.0, second_moment
+
+
+def test_kan_float64(x64, getkey):
+    kan = jr.nn.KAN([2, 3, 1], key=getkey())
+    assert kan.layers[0].coeffs.dtype == jnp.float64
+    assert batched(kan, jnp.zeros((2, 2))).dtype == jnp.float64
+
+
+def test_bad_input(getkey):
+    kan = jr.nn.KAN([2, 5, 1], key=getkey())
+    with pytest.raises(ValueError, match=r"x .*shape \(2,\)"):
+        kan(jnp.zeros(3))
+    with pytest.raises(ValueError, match="jax.vmap"):
+        kan(jnp.zeros((4, 2)))
+    with pytest.raises(ValueError, match="grid_size"):
+        jr.nn.KANLayer(2, 2, grid_size=0, key=getkey())
+    with pytest.raises(ValueError, match="order"):
+        jr.nn.KAN([2, 1], order=-1, key=getkey())
+    with pytest.raises(ValueError, match="basis"):
+        jr.nn.KAN([2, 1], basis="wavelet", key=getkey())
+    with pytest.raises(ValueError, match="widths"):
+        jr.nn.KAN([2], key=getkey())
+    with pytest.raises(ValueError, match="x must be a batch"):
+        jr.nn.update_grid(kan, jnp.zeros(2))
+
+
+def _cubic_edges(layer, key):
+    """The layer with every spline edge set to a random cubic polynomial (exact in any cubic spline space)."""
+    xs = jnp.linspace(-1, 1, 64, dtype=layer.coeffs.dtype)[:, None] * jnp.ones(layer.in_features)
+    poly = jrandom.normal(key, (4, layer.in_features, layer.out_features), dtype=xs.dtype)
+    targets = sum(poly[p] * xs[:, :, None] ** p for p in range(4))  # (N, in, out)
+    design = jax.vmap(layer.basis)(xs)
+    coeffs = jax.vmap(lambda a, t: jnp.linalg.lstsq(a, t)[0], in_axes=(1, 1))(design, targets)
+    return eqx.tree_at(lambda l: l.coeffs, layer, coeffs), poly
+
+
+def test_update_grid_preserves_polynomial_edges_exactly(x64, getkey):
+    layer, poly = _cubic_edges(jr.nn.KANLayer(2, 3, key=getkey()), getkey())
+    # clustered data: the adapted grid is strongly non-uniform
+    u = jrandom.uniform(getkey(), (300, 2), minval=-1, maxval=1, dtype=jnp.float64)
+    x = 0.9 * jnp.sign(u) * u**2
+    new = jr.nn.update_grid(layer, x, grid_eps=0.0)
+    interior = np.asarray(new.basis.interior)
+    assert not np.allclose(np.diff(interior, axis=1), np.diff(interior, axis=1)[:, :1])  # moved, non-uniform
+    np.testing.assert_allclose(interior[:, 0], np.asarray(x.min(0)))
+    np.testing.assert_allclose(interior[:, -1], np.asarray(x.max(0)))
+    np.testing.assert_allclose(batched(new, x), batched(layer, x), atol=1e-10)
+
+
+@pytest.mark.parametrize("basis", BASES)
+def test_refine_grid_preserves_function(x64, getkey, basis):
+    # A wide grid range keeps hidden activations inside the spline grids, where knot insertion is exact.
+    kan = jr.nn.KAN([2, 4, 1], basis, grid_size=4, grid_range=(-6.0, 6.0), key=getkey())
+    x = jrandom.uniform(getkey(), (400, 2), minval=-1, maxval=1, dtype=jnp.float64)
+    finer = jr.nn.refine_grid(kan, x, 8)
+    assert finer.layers[0].basis.grid_size == 8
+    assert finer.layers[0].coeffs.shape[1] == finer.layers[0].basis.num_basis
+    tol = 1e-9 if basis != "rbf" else None  # RBF spans are not nested: only approximately preserved
+    err = float(jnp.max(jnp.abs(batched(finer, x) - batched(kan, x))))
+    scale = float(jnp.std(batched(kan, x)))
+    if tol is None:
+        assert err < 0.05 * scale
+    else:
+        assert err < tol
+
+
+@pytest.mark.parametrize("basis", ["chebyshev", "legendre", "fourier", "rational"])
+def test_update_grid_exact_for_nested_bases(x64, getkey, basis):
+    kan = jr.nn.KAN([2, 3, 2], basis, key=getkey())
+    x = jrandom.normal(getkey(), (300, 2), dtype=jnp.float64)
+    np.testing.assert_allclose(batched(jr.nn.update_grid(kan, x), x), batched(kan, x), atol=1e-9)
+
+
+def test_update_grid_on_range_normalised_legendre(x64, getkey):
+    layer = jr.nn.KANLayer(2, 2, jr.nn.LegendreBasis(2, 5, 3, squash=False), key=getkey())
+    x = 3.0 + 2.0 * jrandom.uniform(getkey(), (200, 2), dtype=jnp.float64)
+    new = jr.nn.update_grid(layer, x)
+    np.testing.assert_allclose(new.basis.norm.lo, x.min(0))
+    np.testing.assert_allclose(batched(new, x), batched(layer, x), rtol=1e-8, atol=1e-8)
+
+
+def test_regularization_closed_form(getkey):
+    kan = jr.nn.KAN([2, 3], key=getkey())
+    w = np.asarray(jrandom.normal(getkey(), (2, 3)))
+    kan = eqx.tree_at(lambda m: (m.layers[0].coeffs, m.layers[0].base_weight), kan,
+                      (jnp.zeros_like(kan.layers[0].coeffs), jnp.asarray(w)))
+    x = np.asarray(jrandom.normal(getkey(), (100, 2)))
+    scores = np.abs(w) * np.mean(np.abs(_silu(x)), axis=0)[:, None]  # |phi_ij|_1 = |w_ij| mean|silu(x_i)|
+    p = scores / scores.sum()
+    expected = 1.0 * scores.sum() + 2.0 * -(p * np.log(p)).sum()
+    np.testing.assert_allclose(jr.nn.kan_regularization(kan, jnp.asarray(x)), expected, rtol=1e-5)
+    np.testing.assert_allclose(jr.nn.coefficient_l1(kan), np.mean(np.abs(w)), rtol=1e-6)
+    g = eqx.filter_grad(lambda m: jr.nn.kan_regularization(m, jnp.asarray(x)))(kan)
+    assert np.all(np.isfinite(np.asarray(g.layers[0].base_weight)))
+
+
+def test_prune_removes_dead_nodes_and_keeps_the_rest_exactly(getkey):
+    kan = jr.nn.KAN([2, 5, 1], key=getkey())
+    dead = jnp.asarray([1, 3])
+    scale = lambda a: a.at[dead].multiply(1e-5)
+    kan = eqx.tree_at(lambda m: (m.layers[1].coeffs, m.layers[1].base_weight), kan,
+                      (scale(kan.layers[1].coeffs), scale(kan.layers[1].base_weight)))
+    x = jrandom.uniform(getkey(), (256, 2), minval=-1, maxval=1)
+    pruned = jr.nn.prune(kan, x, node_threshold=1e-2)
+    assert pruned.widths == (2, 3, 1)
+    zeroed = eqx.tree_at(lambda m: (m.layers[1].coeffs, m.layers[1].base_weight), kan,
+                         (kan.layers[1].coeffs.at[dead].set(0), kan.layers[1].base_weight.at[dead].set(0)))
+    np.testing.assert_allclose(batched(pruned, x), batched(zeroed, x), rtol=1e-6, atol=1e-6)
+    # edge pruning zeroes exactly the weak edges
+    pruned_edges = jr.nn.prune(kan, x, node_threshold=0.0, edge_threshold=1e-2)
+    assert pruned_edges.widths == (2, 5, 1)
+    np.testing.assert_allclose(batched(pruned_edges, x), batched(zeroed, x), rtol=1e-6, atol=1e-6)
+
+
+def test_kan_backbone_from_config_is_twice_differentiable(getkey):
+    from jaxrep.config import ModelConfig
+
+    model = jr.nn.build_model(ModelConfig(kind="kan", hidden=(6,)), 2, 1, key=getkey())
+    assert isinstance(model, jr.nn.KAN) and model.widths == (2, 6, 1)
+    f = lambda z: model(z)[0]
+    z = jnp.asarray([0.31, -0.42])
+    hess = jax.jit(jax.hessian(f))(z)
+    h = 1e-2
+    fd = (f(z + jnp.asarray([h, 0.0])) - 2 * f(z) + f(z - jnp.asarray([h, 0.0]))) / h**2
+    assert abs(float(hess[0, 0]) - float(fd)) < 0.05 * (1 + abs(float(fd)))
+    np.testing.assert_allclose(hess, hess.T, atol=1e-5)
