@@ -27,3 +27,6 @@ from ._features import RBF as RBF
 from ._spectral import eig as eig
 from ._spectral import pseudospectrum as pseudospectrum
 from ._spectral import residuals as residuals
+from ._autoencoder import KoopmanAutoencoder as KoopmanAutoencoder
+from ._autoencoder import SkipLinear as SkipLinear
+from . import losses as losses

@@ -10,6 +10,9 @@ from ._train import save as save
 # --- KAN family ---
 
 # --- Koopman family ---
+from ._koopman import koopman_eigenfunctions as koopman_eigenfunctions
+from ._koopman import koopman_forecast as koopman_forecast
+from ._koopman import koopman_spectrum as koopman_spectrum
 
 # --- PDE family ---
 from ._pinn import generator_structure as generator_structure
