@@ -524,6 +524,7 @@ def allen_cahn_reference(
     **Returns:** a [`GridReference`][] with `n_out = 1`.
     """
     _check_positive(d=d, a=a)
+    d, a = float(d), float(a)
     (x0, x1), (t0, t1) = ALLEN_CAHN["x_domain"], ALLEN_CAHN["t_domain"]
     params = dict(d=d, a=a, n=n, n_t=n_t, dt=dt)
     return _named("allen_cahn", params, lambda: spectral_solve(
@@ -579,6 +580,7 @@ def kuramoto_sivashinsky_reference(
     **Returns:** a [`GridReference`][] with `n_out = 1`.
     """
     _check_positive(alpha=alpha, beta=beta, gamma=gamma)
+    alpha, beta, gamma = float(alpha), float(beta), float(gamma)
     (x0, x1), (t0, t1) = KURAMOTO_SIVASHINSKY["x_domain"], KURAMOTO_SIVASHINSKY["t_domain"]
     params = dict(alpha=alpha, beta=beta, gamma=gamma, n=n, n_t=n_t, dt=dt)
     return _named("kuramoto_sivashinsky", params, lambda: spectral_solve(
@@ -608,6 +610,7 @@ def cahn_hilliard_reference(
     **Returns:** a [`GridReference`][] with `n_out = 1`.
     """
     _check_positive(gamma1=gamma1, gamma2=gamma2)
+    gamma1, gamma2 = float(gamma1), float(gamma2)
     (x0, x1), (t0, t1) = CAHN_HILLIARD["x_domain"], CAHN_HILLIARD["t_domain"]
     params = dict(gamma1=gamma1, gamma2=gamma2, n=n, n_t=n_t, dt=dt)
     return _named("cahn_hilliard", params, lambda: spectral_solve(
@@ -636,6 +639,7 @@ def fisher_kpp_reference(
     **Returns:** a [`GridReference`][] with `n_out = 1`.
     """
     _check_positive(D=D, r=r)
+    D, r = float(D), float(r)
     (x0, x1), (t0, t1) = FISHER_KPP["x_domain"], FISHER_KPP["t_domain"]
     params = dict(D=D, r=r, n=n, n_t=n_t, dt=dt)
     return _named("fisher_kpp", params, lambda: spectral_solve(
@@ -671,6 +675,7 @@ def burgers2d_reference(
     **Returns:** a [`GridReference`][] on $x\in\mathbb R^2$ with `n_out = 2`: $(u, v)$.
     """
     _check_positive(nu=nu)
+    nu = float(nu)
     (x0, x1), (t0, t1) = BURGERS_2D["x_domain"], BURGERS_2D["t_domain"]
     params = dict(nu=nu, n=n, n_t=n_t, dt=dt)
     return _named("burgers2d", params, lambda: spectral_solve(
@@ -682,5 +687,9 @@ def burgers2d_reference(
 
 def _check_positive(**values) -> None:
     for name, value in values.items():
-        if not (isinstance(value, (int, float, np.floating, np.integer)) and value > 0):
+        try:
+            ok = np.ndim(value) == 0 and float(value) > 0 and math.isfinite(float(value))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
             raise ValueError(f"{name} must be a positive number, got {value!r}")
