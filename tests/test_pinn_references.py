@@ -212,6 +212,9 @@ def test_grid_reference_jit_vmap_no_retrace_and_window(x64):
     xs, ts = jnp.linspace(0, 6, 7)[:, None], jnp.linspace(0, 2, 7)
     evaluate(ref, xs, ts)
     evaluate(ref, xs + 0.1, ts * 0.9)
+    # chunked evaluation (batch not a multiple of the chunk) equals the plain vmap
+    chunked = jax.jit(lambda a, b: ref.evaluate(a, b, batch_size=3))(xs, ts)
+    np.testing.assert_allclose(chunked, jax.vmap(ref)(xs, ts), rtol=1e-13, atol=1e-15)
     # outside the stored time window the reference is NaN, never a silent extrapolation
     assert jnp.all(jnp.isnan(ref(jnp.array([1.0]), 2.5)))
     assert jnp.all(jnp.isnan(ref(jnp.array([1.0]), -0.1)))
