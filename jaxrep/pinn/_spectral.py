@@ -543,6 +543,9 @@ def schrodinger_reference(
     ETDRK4 with $\mathcal L = \tfrac{i}{2}\partial_{xx}$ and $\mathcal N(h) = i|h|^2h$ on the complex
     field. Conserves the mass $\int|h|^2\,dx$.
 
+    **Arguments:** `n` grid points; `n_t` snapshots; `dt` the largest step; `cache` use the disk
+    cache.
+
     Accuracy: as a periodic function $h_0$ has a derivative jump of $\approx 0.05$ at $x=\pm5$
     ($2\,\mathrm{sech}\,5 \approx 0.027$), which dispersion never smooths, so convergence in $n$ is
     algebraic: the default 512 points agree with 1024 points to $\approx 10^{-5}$ relative
@@ -577,6 +580,9 @@ def kuramoto_sivashinsky_reference(
     $\mathcal L = -\beta\partial_{xx} - \gamma\partial_{xxxx}$ (symbol $\beta k^2 - \gamma k^4$) and
     $\mathcal N(u) = -\tfrac{\alpha}{2}\partial_x(u^2)$, as in Kassam & Trefethen (2005).
 
+    **Arguments:** `alpha`, `beta`, `gamma` (> 0); `n` grid points; `n_t` snapshots; `dt` the
+    largest step; `cache` use the disk cache.
+
     **Returns:** a [`GridReference`][] with `n_out = 1`.
     """
     _check_positive(alpha=alpha, beta=beta, gamma=gamma)
@@ -603,9 +609,13 @@ def cahn_hilliard_reference(
 
     Periodic $x\in[-1,1)$, $t\in[0,1]$, $u_0 = \cos(\pi x) - \exp(-4\pi^2x^2)$ (the initial
     condition of Mattey & Ghosh 2022, smooth and periodic to $10^{-17}$). Defaults
-    $\gamma_1 = 10^{-4}$, $\gamma_2 = 10^{-2}$: interfaces of width $\sqrt{\gamma_1/\gamma_2} = 0.1$,
-    a smooth, PINN-friendly phase separation over the window. The mean $\int u\,dx$ is conserved.
+    $\gamma_1 = 10^{-3}$, $\gamma_2 = 0.1$: interfaces of width $\sqrt{\gamma_1/\gamma_2} = 0.1$,
+    a smooth, PINN-friendly phase separation over the window (the solution changes by $O(1)$,
+    slopes stay below 10). The mean $\int u\,dx$ is conserved.
     ETDRK4 with symbol $\gamma_2 k^2 - \gamma_1 k^4$ and $\mathcal N(u) = \gamma_2\partial_{xx}(u^3)$.
+
+    **Arguments:** `gamma1`, `gamma2` (> 0); `n` grid points; `n_t` snapshots; `dt` the largest
+    step; `cache` use the disk cache.
 
     **Returns:** a [`GridReference`][] with `n_out = 1`.
     """
@@ -635,6 +645,9 @@ def fisher_kpp_reference(
     reaction-diffusion setup of Krishnapriyan et al. 2021). Defaults $D = 0.1$, $r = 3$: the bump
     saturates at $u\approx 1$ and spreads as two smooth fronts of width $\sim\sqrt{D/r}\approx 0.2$.
     ETDRK4 with symbol $r - D k^2$ and $\mathcal N(u) = -r u^2$.
+
+    **Arguments:** `D`, `r` (> 0); `n` grid points; `n_t` snapshots; `dt` the largest step;
+    `cache` use the disk cache.
 
     **Returns:** a [`GridReference`][] with `n_out = 1`.
     """
@@ -668,9 +681,12 @@ def burgers2d_reference(
 
     $\mathbf u = (u, v)$ on the periodic square $[0,2\pi)^2$, $t\in[0,1]$,
     $\mathbf u_0 = (\sin x\cos y,\ -\cos x\sin y)$ (a Taylor-Green cell, here without pressure, so
-    it steepens). Default $\nu = 0.05$ keeps the fronts resolved on a $64^2$ grid. ETDRK4 with
-    symbol $-\nu|\mathbf k|^2$ and $\mathcal N(\mathbf u) = -(\mathbf u\cdot\nabla)\mathbf u$
+    it steepens). Default $\nu = 0.1$: smooth fronts, resolved to $\sim 10^{-5}$ on the default
+    $64^2$ grid. ETDRK4 with symbol $-\nu|\mathbf k|^2$ and $\mathcal N(\mathbf u) = -(\mathbf u\cdot\nabla)\mathbf u$
     (products in physical space, 2/3 de-aliasing).
+
+    **Arguments:** `nu` (> 0); `n` grid points per side; `n_t` snapshots; `dt` the largest step;
+    `cache` use the disk cache.
 
     **Returns:** a [`GridReference`][] on $x\in\mathbb R^2$ with `n_out = 2`: $(u, v)$.
     """
