@@ -250,6 +250,23 @@ def test_grid_reference_jit_vmap_no_retrace_and_window(x64):
         ref(jnp.ones(2), 0.5)
 
 
+@pytest.mark.parametrize("two_d", [False, True])
+def test_grid_reference_on_grid_equals_pointwise(x64, getkey, two_d):
+    if two_d:
+        ref = S.spectral_reference(
+            lambda g: 0.1 * g.laplacian_symbol(), lambda uh, g: jnp.zeros_like(uh),
+            lambda x: jnp.stack([jnp.exp(jnp.sin(x[0]) * jnp.cos(x[1])), jnp.cos(x[0] - 2 * x[1])]),
+            lower=[0.0, 1.0], upper=[2 * np.pi, 3.0], shape=[12, 10], t1=1.0, n_t=6, dt=0.2)
+    else:
+        ref = _advection_reference(shape=(16,), dt=0.05)
+    xs = jax.random.uniform(getkey(), (9, ref.dim), minval=-1.0, maxval=4.0)
+    ts = jnp.array([0.0, 0.13, 0.5, 1.0, 1.7])
+    pointwise = jax.vmap(jax.vmap(ref, (0, None)), (None, 0))(xs, ts)
+    got = eqx.filter_jit(ref.on_grid)(xs, ts)
+    np.testing.assert_allclose(got, pointwise, rtol=1e-12, atol=1e-13, equal_nan=True)
+    assert bool(jnp.all(jnp.isnan(got[-1]))) == two_d  # t = 1.7 is outside the 2-D window [0, 1]
+
+
 def test_bad_input_errors():
     with pytest.raises(ValueError, match="shape"):
         S.SpectralGrid([0.0], [1.0], [15])
