@@ -36,15 +36,16 @@ class SamplingConfig:
 class KoopmanConfig:
     """The PIKE/SPIKE latent: $z = [u, g(u)]$ with $g$ an MLP of `observables` outputs.
 
-    `use_gradient=True` lets $g$ also see the spatial gradient $\\nabla_x u$ (needed when $u_t$ at a
-    point is not a function of $u$ there alone, e.g. advection). `generator` is the
+    `use_gradient=True` (default) lets $g$ also see the spatial gradient $\\nabla_x u$, needed
+    whenever $u_t$ at a point is not a function of $u$ there alone (advection, Burgers: $u u_x$ is
+    then one observable and $\\dot u$ a sparse row of $A$); it is ignored by ODEs. `generator` is the
     `jaxrep.koopman.Generator` parametrisation, initialised with spectral radius `init_scale`.
     """
 
     observables: int = 8
     width_size: int = 32
     depth: int = 2
-    use_gradient: bool = False
+    use_gradient: bool = True
     generator: Literal["dense", "stable", "skew", "eig"] = "dense"
     init_scale: float = 0.1
 
@@ -93,9 +94,10 @@ class SolveConfig:
     """Everything [`jaxrep.pinn.solve`][] needs besides the problem, the method and the key."""
 
     model: ModelConfig = field(default_factory=lambda: ModelConfig(width_size=32, depth=4))
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, learning_rate=2e-3,
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000, learning_rate=3e-3,
                                                                   schedule="exponential",
-                                                                  decay_rate=0.1, log_every=50,
+                                                                  decay_rate=0.05, log_every=100,
+                                                                  steps_per_call=100,
                                                                   checkpoint_every=1000))
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     koopman: KoopmanConfig = field(default_factory=KoopmanConfig)

@@ -41,10 +41,10 @@ def generator_residual(
 def koopman_generator_loss(
     z: LatentFn, A: Float[Array, "dim dim"], xs: Float[Array, "n d"], ts: Float[Array, " n"]
 ) -> Float[Array, ""]:
-    r"""$\operatorname{mean}\|\partial_t z - Az\|^2$ over the points `(xs[i], ts[i])` (mean over
-    points and latent components)."""
+    r"""$\operatorname{mean}_i\|\partial_t z - Az\|_2^2$ over the points `(xs[i], ts[i])` (squared
+    norm over the latent components, mean over points)."""
     r = jax.vmap(generator_residual, in_axes=(None, None, 0, 0))(z, A, xs, ts)
-    return jnp.mean(r**2)
+    return jnp.mean(jnp.sum(r**2, axis=-1))
 
 
 def koopman_expm_loss(
@@ -54,7 +54,7 @@ def koopman_expm_loss(
     ts: Float[Array, " n"],
     offsets: Float[Array, " m"],
 ) -> Float[Array, ""]:
-    r"""$\operatorname{mean}_{i,j}\|z(x_i, t_i + s_j) - e^{s_jA}z(x_i, t_i)\|^2$.
+    r"""$\operatorname{mean}_{i,j}\|z(x_i, t_i + s_j) - e^{s_jA}z(x_i, t_i)\|_2^2$.
 
     The $m$ exponentials $e^{s_jA}$ are shared by all base points (one `propagate` per point, whose
     `expm`s do not depend on the point and are computed once under `vmap`).
@@ -69,7 +69,7 @@ def koopman_expm_loss(
         z0 = z(x, t)
         pred = propagate(A, z0, offsets)  # (m, dim)
         target = jax.vmap(lambda s: z(x, t + s))(offsets)
-        return jnp.mean((target - pred) ** 2)
+        return jnp.mean(jnp.sum((target - pred) ** 2, axis=-1))
 
     return jnp.mean(jax.vmap(one)(xs, ts))
 

@@ -101,8 +101,9 @@ def _koopman_grid(model, xs, ts, t_start):
 
 @eqx.filter_jit
 def _residual_grid(model, problem, xs, ts):
-    xx = jnp.broadcast_to(xs[None], (ts.shape[0],) + xs.shape).reshape(-1, xs.shape[-1])
-    tt = jnp.broadcast_to(ts[:, None], (ts.shape[0], xs.shape[0])).reshape(-1)
+    n = ts.shape[0] * xs.shape[0]
+    xx = jnp.broadcast_to(xs[None], (ts.shape[0],) + xs.shape).reshape(n, xs.shape[-1])
+    tt = jnp.broadcast_to(ts[:, None], (ts.shape[0], xs.shape[0])).reshape(n)
     r = jax.lax.map(lambda p: problem.residual(model.u, p[0], p[1]), (xx, tt), batch_size=2048)
     return jnp.mean(r**2)
 

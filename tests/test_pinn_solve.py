@@ -1,0 +1,115 @@
+"""`jaxrep.pinn.solve`: accuracy on heat, PIKE/SPIKE prediction modes, metrics, KAN backbone, errors."""
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import jax.scipy.linalg as jsl
+import numpy as np
+import pytest
+
+import jaxrep as jrp
+from jaxrep.config import ModelConfig, TrainConfig
+from jaxrep.pinn import EvalConfig, LossWeights, SamplingConfig, SolveConfig, problems
+
+
+def _tiny(steps=40, **kw):
+    return SolveConfig(
+        model=kw.pop("model", ModelConfig(width_size=16, depth=2)),
+        train=TrainConfig(steps=steps, learning_rate=3e-3, steps_per_call=steps // 2, log_every=steps // 4,
+                          checkpoint_every=1000),
+        sampling=SamplingConfig(n_residual=64, n_initial=16, n_boundary=16, n_koopman=16, n_offsets=2),
+        eval=EvalConfig(n_x=16, n_x_2d=6, n_t=6),
+        **kw,
+    )
+
+
+def test_short_pinn_run_on_heat_is_accurate():
+    # Small budget (a few seconds of training): rel. L2 error against the exact solution < 1e-2.
+    cfg = SolveConfig(
+        model=ModelConfig(width_size=24, depth=4, activation="sin"),
+        train=TrainConfig(steps=4000, learning_rate=5e-3, schedule="exponential", decay_rate=0.01,
+                          steps_per_call=500, log_every=500, checkpoint_every=10_000),
+        sampling=SamplingConfig(n_residual=256, n_initial=64, n_boundary=64),
+        weights=LossWeights(boundary=10.0),
+        eval=EvalConfig(n_x=64, n_t=21),
+    )
+    sol = jrp.pinn.solve(problems.get("heat"), "pinn", cfg, key=jr.PRNGKey(0))
+    assert sol.metrics["rel_l2_train_window"] < 1e-2
+    # the metric is what it says: recompute it from the evaluation grid
+    w = sol.evaluation["windows"][0]
+    err = np.linalg.norm(w["network"] - w["reference"]) / np.linalg.norm(w["reference"])
+    assert np.isclose(err, sol.metrics["rel_l2_train_window"], rtol=1e-5)
+    assert sol.history["loss"][-1] < sol.history["loss"][0]
+
+
+def test_spike_predict_modes_and_metrics(getkey):
+    prob = problems.get("heat")
+    sol = jrp.pinn.solve(prob, "spike", _tiny(), key=getkey())
+    m = sol.metrics
+    for k in ("rel_l2_train_window", "rel_l2_extrapolation", "rel_l2_extrapolation_koopman",
+              "residual_mse_train_window", "residual_mse_extrapolation", "A_sparsity", "A_eigenvalues",
+              "time_per_step"):
+        assert k in m, k
+    A = sol.model.A()
+    dim = sol.model.observable.dim
+    assert A.shape == (dim, dim) and len(m["A_eigenvalues"]) == dim
+    assert np.isclose(m["A_l1"], float(jnp.sum(jnp.abs(A))), rtol=1e-5)
+    T = prob.train_end
+    x = jnp.array([[0.2], [0.7], [0.4]])
+    t = jnp.array([0.1, T + 0.2, T + 0.45])
+    net = sol.predict(x, t, mode="network")
+    koop = sol.predict(x, t, mode="koopman")
+    assert net.shape == koop.shape == (3, 1)
+    assert np.allclose(net[0], koop[0])  # before T the Koopman mode is the network
+    for i in (1, 2):  # after T: u = [expm((t - T) A) z(x, T)]_0
+        zT = sol.model.z(x[i], jnp.asarray(T))
+        manual = (jsl.expm((t[i] - T) * A) @ zT)[:1]
+        assert np.allclose(koop[i], manual, rtol=1e-4, atol=1e-5)
+    # the stored evaluation uses the same rollout
+    w = sol.evaluation["windows"][1]
+    xs = jnp.asarray(sol.evaluation["xs"])
+    tt = jnp.full((xs.shape[0],), w["ts"][-1])
+    assert np.allclose(w["koopman"][-1], sol.predict(xs, tt, mode="koopman"), rtol=1e-4, atol=1e-5)
+
+
+def test_pinn_accepts_kan_backbone(getkey):
+    cfg = _tiny(steps=60, model=ModelConfig(kind="kan", hidden=(6,), grid_size=5, order=3))
+    sol = jrp.pinn.solve(problems.get("heat"), "pinn", cfg, key=getkey())
+    assert type(sol.model.field.net).__name__ == "KAN"
+    h = sol.history["loss"]
+    assert np.all(np.isfinite(h)) and h[-1] < h[0]
+
+
+def test_ode_problem_reports_valid_prediction_time(getkey):
+    sol = jrp.pinn.solve(problems.get("lorenz"), "pike", _tiny(), key=getkey())
+    assert "valid_prediction_time_lyapunov" in sol.metrics
+    assert "valid_prediction_time_lyapunov_koopman" in sol.metrics
+    lo, hi = problems.get("lorenz").extrapolation_windows[0]
+    assert 0 <= sol.metrics["valid_prediction_time_lyapunov"] <= (hi - lo) * 0.9056 + 1e-6
+
+
+def test_metric_helpers_against_hand_values():
+    ref = np.array([[3.0, 4.0]])
+    assert np.isclose(float(jrp.pinn.relative_l2(ref + np.array([[0.0, 1.0]]), ref)), 0.2)
+    A = np.array([[1.0, 1e-5], [0.0, -2.0]])
+    assert jrp.pinn.sparsity(A) == 0.5
+    ts = np.linspace(1.0, 2.0, 11)
+    ref = np.ones((11, 3))
+    pred = ref.copy()
+    pred[7:] += 1.0  # relative error jumps above 0.5 at ts[7] = 1.7
+    assert np.isclose(jrp.pinn.valid_prediction_time(pred, ref, ts), 0.7)
+    assert np.isclose(jrp.pinn.valid_prediction_time(ref, ref, ts), 1.0)
+
+
+def test_bad_input_errors(getkey):
+    prob = problems.get("heat")
+    with pytest.raises(ValueError, match="method must be one of .*pinn.*pike.*spike"):
+        jrp.pinn.solve(prob, "spike2", key=getkey())
+    with pytest.raises(TypeError, match="problem"):
+        jrp.pinn.solve("heat", "pinn", key=getkey())
+    with pytest.raises(TypeError, match="config"):
+        jrp.pinn.solve(prob, "pinn", config={"steps": 3}, key=getkey())
+    with pytest.raises(ValueError, match="n_residual"):
+        SamplingConfig(n_residual=0)
+    with pytest.raises(ValueError, match="weights.l1"):
+        LossWeights(l1=-1.0)

@@ -1,0 +1,55 @@
+"""`task: pinn` configs and the `jaxrep solve` runner."""
+
+import json
+import pathlib
+
+import pytest
+
+from jaxrep import config
+from jaxrep.pinn import method_names, problems
+
+CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_a_config_for_every_problem_and_method():
+    for name in problems.names():
+        for method in method_names():
+            path = CONFIGS / f"{name}_{method}.yaml"
+            cfg = config.load(path)
+            assert cfg.task == "pinn" and cfg.method == method and cfg.problem.name == name
+
+
+def test_kinn_config_uses_a_kan_backbone():
+    kinn = sorted(CONFIGS.glob("*_kinn.yaml"))
+    assert kinn
+    for path in kinn:
+        assert config.load(path).model.kind in ("kan", "fourier_kan")
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(ValueError, match="unknown problem name 'burger'.*valid names"):
+        config.load(CONFIGS / "burgers_spike.yaml", overrides=["problem.name=burger"])
+    with pytest.raises(ValueError, match="nu"):
+        config.load(CONFIGS / "burgers_spike.yaml", overrides=["problem.params.nu=-1.0"])
+    with pytest.raises(ValueError, match="method"):
+        config.load(CONFIGS / "burgers_spike.yaml", overrides=["method=spiky"])
+
+
+def test_solve_runner_writes_summary_and_figures(tmp_path):
+    from jaxrep.cli import main
+
+    out = tmp_path / "run"
+    rc = main(["solve", str(CONFIGS / "heat_spike.yaml"), "--out", str(out), "--no-progress",
+               "--set", "train.steps=20", "--set", "train.steps_per_call=10", "--set", "train.log_every=10",
+               "--set", "sampling.n_residual=64", "--set", "eval.n_x=16", "--set", "eval.n_t=5",
+               "--set", "problem.params.kappa=0.2"])
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["problem"] == "heat" and summary["method"] == "spike"
+    for k in ("rel_l2_train_window", "rel_l2_extrapolation", "rel_l2_extrapolation_koopman",
+              "residual_mse_train_window", "A_sparsity", "A_eigenvalues"):
+        assert k in summary
+    for fig in ("solution", "solution_koopman", "generator", "error_vs_time", "loss"):
+        assert (out / "figures" / f"{fig}.png").stat().st_size > 1000
+    assert (out / "config.yaml").exists() and (out / "metrics.jsonl").exists()
+    assert config.load(out / "config.yaml").problem.params == {"kappa": 0.2}
