@@ -30,3 +30,8 @@ from ._toy2d import Spirals as Spirals
 from ._toy2d import toy2d as toy2d
 
 # --- images (KAN / INR family) ---
+from ._images import image_coordinates as image_coordinates
+from ._images import load_image as load_image
+from ._images import psnr as psnr
+from ._images import ssim as ssim
+from ._images import test_pattern as test_pattern

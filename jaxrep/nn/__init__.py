@@ -11,6 +11,7 @@ from ._mlp import FourierFeatures as FourierFeatures
 
 # --- KAN family ---
 from . import basis as basis
+from ._fourier_kan import FourierKAN as FourierKAN
 from ._grid import refine_grid as refine_grid
 from ._grid import refit_layer as refit_layer
 from ._grid import update_grid as update_grid

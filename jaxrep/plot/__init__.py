@@ -8,6 +8,8 @@ from ._train import loss_curve as loss_curve
 from ._train import save as save
 
 # --- KAN family ---
+from ._kan import image_reconstruction as image_reconstruction
+from ._kan import kan as kan
 
 # --- Koopman family ---
 from ._koopman import koopman_eigenfunctions as koopman_eigenfunctions
