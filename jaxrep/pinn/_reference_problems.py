@@ -59,6 +59,10 @@ class _GridReferenced(AbstractProblem):
         ref = self._grid_reference()
         return ref(x, t).astype(jnp.result_type(x.dtype, jnp.asarray(t).dtype))
 
+    def reference_grid(self, xs, ts):
+        xs, ts = jnp.asarray(xs), jnp.asarray(ts)
+        return self._grid_reference().on_grid(xs, ts).astype(jnp.result_type(xs.dtype, ts.dtype))
+
 
 class Burgers(AbstractProblem):
     r"""Viscous Burgers $u_t + uu_x = \nu u_{xx}$ on $[-1, 1]$, $u(\pm1, t) = 0$, $u_0 = -\sin\pi x$.

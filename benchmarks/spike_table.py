@@ -1,0 +1,121 @@
+"""PINN vs PIKE vs SPIKE on the problem suite at an equal training budget.
+
+For every problem x method x seed: `jaxrep.pinn.solve` with the problem's config
+(`configs/<problem>_<method>.yaml`, so the three methods share one base) and the budget's overrides.
+Reports mean +- std over seeds of
+
+- rel. L2 error vs the reference on the training window and on the first extrapolation window (network;
+  and Koopman rollout from the end of the training window for PIKE/SPIKE),
+- physics-residual MSE on both windows (the SPIKE paper's metric),
+- the generator's sparsity (fraction of |A_ij| < 1e-3 max|A|),
+- time per training step (compile excluded).
+
+    python benchmarks/spike_table.py --budget small [--seeds 3] [--problems heat burgers] [--out table.json]
+    python benchmarks/spike_table.py --budget paper        # paper-sized runs: for a GPU
+
+`small` runs on a laptop CPU (short trainings, small networks); `paper` uses the SPIKE-paper-like sizes
+(20k Adam steps, 4096 collocation points, width 64). Run by hand, never in CI.
+"""
+
+import argparse
+import json
+import pathlib
+import platform
+import time
+
+import jax
+import jax.random as jr
+import numpy as np
+
+from jaxrep import config
+from jaxrep._tasks.pinn import solve_config
+from jaxrep.pinn import method_names, problems, solve
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+BUDGETS = {
+    "small": [
+        "train.steps=1500", "train.steps_per_call=250", "train.log_every=250", "train.checkpoint_every=100000",
+        "sampling.n_residual=512", "sampling.n_koopman=64", "eval.n_x=128", "eval.n_x_2d=24", "eval.n_t=26",
+    ],
+    "paper": [
+        "train.steps=20000", "train.steps_per_call=500", "train.log_every=500", "train.checkpoint_every=100000",
+        "sampling.n_residual=4096", "sampling.n_koopman=512", "model.width_size=64", "model.depth=4",
+    ],
+}
+
+COLUMNS = [
+    ("rel_l2_train_window", "rel. L2 train"),
+    ("rel_l2_extrapolation", "rel. L2 extrap. (net)"),
+    ("rel_l2_extrapolation_koopman", "rel. L2 extrap. (Koopman)"),
+    ("residual_mse_train_window", "residual MSE train"),
+    ("residual_mse_extrapolation", "residual MSE extrap."),
+    ("A_sparsity", "A sparsity"),
+    ("time_per_step", "ms/step"),
+]
+
+
+def run_one(problem: str, method: str, seed: int, budget: str) -> dict:
+    path = ROOT / "configs" / f"{problem}_{method}.yaml"
+    cfg = config.load(path, overrides=BUDGETS[budget] + [f"train.seed={seed}"])
+    prob = problems.get(cfg.problem.name, **cfg.problem.params)
+    t0 = time.perf_counter()
+    sol = solve(prob, method, solve_config(cfg), key=jr.PRNGKey(seed))
+    m = {k: sol.metrics[k] for k, _ in COLUMNS if k in sol.metrics}
+    m["wall_s"] = time.perf_counter() - t0
+    for k in ("valid_prediction_time_lyapunov", "valid_prediction_time_lyapunov_koopman"):
+        if k in sol.metrics:
+            m[k] = sol.metrics[k]
+    return m
+
+
+def _fmt(vals, key):
+    vals = np.asarray([v for v in vals if v is not None], float)
+    if vals.size == 0:
+        return "-"
+    if key == "time_per_step":
+        vals = 1e3 * vals
+        return f"{vals.mean():.2f}"
+    if key == "A_sparsity":
+        return f"{vals.mean():.2f}"
+    return f"{vals.mean():.2e} ± {vals.std():.1e}" if vals.size > 1 else f"{vals.mean():.2e}"
+
+
+def markdown(results: dict) -> str:
+    head = "| problem | method | " + " | ".join(c for _, c in COLUMNS) + " |"
+    sep = "|" + "---|" * (len(COLUMNS) + 2)
+    rows = [head, sep]
+    for (problem, method), runs in results.items():
+        cells = [_fmt([r.get(k) for r in runs], k) for k, _ in COLUMNS]
+        rows.append(f"| {problem} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget", choices=list(BUDGETS), default="small")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--problems", nargs="*", default=problems.names())
+    ap.add_argument("--methods", nargs="*", default=method_names())
+    ap.add_argument("--out", default=None, help="write the raw results as JSON here")
+    args = ap.parse_args()
+    print(f"# budget={args.budget} seeds={args.seeds} jax={jax.__version__} "
+          f"backend={jax.default_backend()} machine={platform.machine()} cpus={jax.device_count()}")
+    results = {}
+    for problem in args.problems:
+        for method in args.methods:
+            runs = []
+            for seed in range(args.seeds):
+                r = run_one(problem, method, seed, args.budget)
+                runs.append(r)
+                print(json.dumps({"problem": problem, "method": method, "seed": seed, **r}), flush=True)
+            results[(problem, method)] = runs
+            if args.out:
+                pathlib.Path(args.out).write_text(json.dumps(
+                    {f"{p}/{m}": v for (p, m), v in results.items()}, indent=1))
+    print()
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
