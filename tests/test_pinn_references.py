@@ -329,7 +329,13 @@ def _time_derivative(values, dt):
 def named_references(tmp_path_factory):
     """The six named references at their default resolution, computed once (fresh cache)."""
     old_env = os.environ.get("JAXREP_CACHE_DIR")
-    os.environ["JAXREP_CACHE_DIR"] = str(tmp_path_factory.mktemp("refcache"))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # one cache per test session shared by the xdist workers (each worker's base temp lives in
+        # the session's): a second worker loads what the first computed (writes are atomic)
+        path = tmp_path_factory.getbasetemp().parent / "jaxrep-refcache"
+    else:
+        path = tmp_path_factory.mktemp("refcache")
+    os.environ["JAXREP_CACHE_DIR"] = str(path)
     old = jax.config.jax_enable_x64
     jax.config.update("jax_enable_x64", True)
     try:
