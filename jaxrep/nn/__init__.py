@@ -28,3 +28,12 @@ from ._kan_regularize import coefficient_l1 as coefficient_l1
 from ._kan_regularize import edge_scores as edge_scores
 from ._kan_regularize import kan_regularization as kan_regularization
 from ._kan_regularize import prune as prune
+
+
+def __getattr__(name):
+    # `jr.nn.flax` imports Flax only when first used.
+    if name == "flax":
+        import importlib
+
+        return importlib.import_module(".flax", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

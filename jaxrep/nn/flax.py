@@ -1,0 +1,156 @@
+"""Flax NNX adapters: `KANLayer` and `KAN` as `flax.nnx` modules over the same pure basis functions.
+
+Drop them into Flax codebases like any `nnx.Module` (`nnx.Rngs` for initialisation, `nnx.Param` for the
+trainable coefficients). Grids and other basis state live in `KANGrid` variables, which are not
+`nnx.Param`s, so `nnx.Optimizer(model, tx, wrt=nnx.Param)` leaves them alone. Unlike the Equinox modules
+(single sample, vmap for batches) these follow Flax's convention and accept any leading batch axes.
+
+`KANLayer.from_equinox(layer)` / `.to_equinox()` convert both ways, so the two front-ends compute the
+same function from the same coefficients, and `jr.nn.update_grid` / `refine_grid` / `prune` can be
+applied through the Equinox form.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jaxtyping import Array, Float
+
+from . import _kan
+
+__all__ = ["KAN", "KANGrid", "KANLayer"]
+
+
+class KANGrid(nnx.Variable):
+    """Non-trainable basis state of a KAN layer (knots, centres, normalisation ranges)."""
+
+
+class KANLayer(nnx.Module):
+    r"""Flax NNX Kolmogorov–Arnold layer, $y_j = b_j + \sum_i [w_{ij}\sigma(x_i) + \sum_k c_{ijk}B_k(x_i)]$.
+
+    Same arguments, initialisation and math as `jaxrep.nn.KANLayer`, with `rngs: nnx.Rngs` in place
+    of `key`. Input `(..., in_features)`, output `(..., out_features)`.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        basis="bspline",
+        grid_size: int = 5,
+        order: int = 3,
+        *,
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+        base_activation: Optional[Callable] = jax.nn.silu,
+        rngs: Optional[nnx.Rngs] = None,
+        equinox_layer: Optional[_kan.KANLayer] = None,
+    ):
+        if equinox_layer is None:
+            if rngs is None:
+                raise ValueError("rngs must be an nnx.Rngs (or pass equinox_layer=...)")
+            equinox_layer = _kan.KANLayer(in_features, out_features, basis, grid_size, order,
+                                          grid_range=grid_range, base_activation=base_activation,
+                                          key=rngs.params())
+        layer = equinox_layer
+        self.in_features = layer.in_features
+        self.out_features = layer.out_features
+        self.base_activation = layer.base_activation
+        self.coeffs = nnx.Param(layer.coeffs)
+        self.base_weight = None if layer.base_weight is None else nnx.Param(layer.base_weight)
+        self.bias = nnx.Param(layer.bias)
+        # Basis arrays: trainable ones (rational denominators) as Params, the rest as KANGrid.
+        arrays, self._basis_static = eqx.partition(layer.basis, eqx.is_array)
+        leaves, self._basis_treedef = jax.tree_util.tree_flatten(arrays)
+        trainable = set(_trainable_basis_leaves(layer.basis))
+        self.basis_state = nnx.List(
+            [nnx.Param(v) if i in trainable else KANGrid(v) for i, v in enumerate(leaves)]
+        )
+
+    @classmethod
+    def from_equinox(cls, layer: _kan.KANLayer) -> "KANLayer":
+        """The Flax layer holding `layer`'s coefficients and basis state."""
+        return cls(layer.in_features, layer.out_features, equinox_layer=layer)
+
+    def _basis(self):
+        leaves = [v[...] for v in self.basis_state]
+        return eqx.combine(jax.tree_util.tree_unflatten(self._basis_treedef, leaves), self._basis_static)
+
+    def to_equinox(self) -> _kan.KANLayer:
+        """The equivalent `jaxrep.nn.KANLayer` (arrays shared, no copy)."""
+        layer = object.__new__(_kan.KANLayer)
+        fields = dict(basis=self._basis(), coeffs=self.coeffs[...],
+                      base_weight=None if self.base_weight is None else self.base_weight[...],
+                      bias=self.bias[...], base_activation=self.base_activation,
+                      in_features=self.in_features, out_features=self.out_features)
+        for k, v in fields.items():
+            object.__setattr__(layer, k, v)
+        return layer
+
+    def __call__(self, x: Float[Array, "... in_features"]) -> Float[Array, "... out_features"]:
+        x = jnp.asarray(x)
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"KANLayer expects x of shape (..., {self.in_features}), got {x.shape}")
+        lead = x.shape[:-1]
+        flat = x.reshape(-1, self.in_features)
+        phi = jax.vmap(self._basis())(flat)  # (B, in, K)
+        coeffs = self.coeffs[...]
+        y = phi.reshape(flat.shape[0], -1) @ coeffs.reshape(-1, self.out_features) + self.bias[...]
+        if self.base_weight is not None:
+            y = y + self.base_activation(flat) @ self.base_weight[...]
+        return y.reshape(*lead, self.out_features)
+
+
+def _trainable_basis_leaves(basis) -> list[int]:
+    """Indices (in flatten order) of the basis arrays that are trained (not wrapped in stop_gradient)."""
+    from ._kan_basis import RationalBasis
+
+    arrays, _ = eqx.partition(basis, eqx.is_array)
+    leaves = jax.tree_util.tree_leaves(arrays)
+    if isinstance(basis, RationalBasis):
+        return [i for i, v in enumerate(leaves) if v is basis.denominator]
+    return []
+
+
+class KAN(nnx.Module):
+    """Flax NNX Kolmogorov–Arnold network: a stack of `KANLayer`s of widths `[n_0, ..., n_L]`.
+
+    Same arguments as `jaxrep.nn.KAN` with `rngs: nnx.Rngs` instead of `key`; `KAN.from_equinox`
+    and `.to_equinox()` convert both ways.
+    """
+
+    def __init__(
+        self,
+        widths: Sequence[int],
+        basis="bspline",
+        grid_size: int = 5,
+        order: int = 3,
+        *,
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+        base_activation: Optional[Callable] = jax.nn.silu,
+        rngs: Optional[nnx.Rngs] = None,
+        equinox_kan: Optional[_kan.KAN] = None,
+    ):
+        if equinox_kan is None:
+            if rngs is None:
+                raise ValueError("rngs must be an nnx.Rngs (or pass equinox_kan=...)")
+            equinox_kan = _kan.KAN(widths, basis, grid_size, order, grid_range=grid_range,
+                                   base_activation=base_activation, key=rngs.params())
+        self.layers = nnx.List([KANLayer.from_equinox(l) for l in equinox_kan.layers])
+
+    @classmethod
+    def from_equinox(cls, kan: _kan.KAN) -> "KAN":
+        return cls(kan.widths, equinox_kan=kan)
+
+    def to_equinox(self) -> _kan.KAN:
+        template = object.__new__(_kan.KAN)
+        object.__setattr__(template, "layers", tuple(l.to_equinox() for l in self.layers))
+        return template
+
+    def __call__(self, x: Float[Array, "... in_size"]) -> Float[Array, "... out_size"]:
+        for layer in self.layers:
+            x = layer(x)
+        return x
