@@ -541,8 +541,27 @@ def test_ode_reference_lorenz_matches_scipy(x64, getkey):
     assert np.abs(ys - sol.sol(ts_ref).T).max() < 1e-7
     tq = jax.random.uniform(getkey(), (100,), maxval=5.0)
     got = jax.vmap(ref)(tq)
-    assert np.abs(np.asarray(got) - sol.sol(np.asarray(tq)).T).max() < 1e-4
+    # quintic Hermite through y, f(y) and f_t + f_y f between the saved times
+    assert np.abs(np.asarray(got) - sol.sol(np.asarray(tq)).T).max() < 1e-6
     assert jnp.all(jnp.isnan(ref(jnp.array(5.5))))
+
+
+def test_hermite_interpolants_exact_on_polynomials(x64):
+    # cubic Hermite (no second derivatives) reproduces cubics, quintic Hermite reproduces quintics,
+    # on a non-uniform time grid
+    rng = np.random.default_rng(0)
+    ts = np.array([0.0, 0.3, 1.1, 1.25, 2.0])
+    tq = jnp.linspace(0.0, 2.0, 41)
+    for degree, use_second in [(3, False), (5, True)]:
+        p = np.polynomial.Polynomial(rng.normal(size=degree + 1))
+        ref = ODEReference(ts, p(ts)[:, None], p.deriv()(ts)[:, None],
+                           p.deriv(2)(ts)[:, None] if use_second else None)
+        np.testing.assert_allclose(jax.vmap(ref)(tq)[:, 0], p(np.asarray(tq)), atol=1e-12)
+        # and one degree more is not reproduced: the check can fail
+        q = np.polynomial.Polynomial(np.r_[np.zeros(degree + 1), 1.0])
+        bad = ODEReference(ts, q(ts)[:, None], q.deriv()(ts)[:, None],
+                           q.deriv(2)(ts)[:, None] if use_second else None)
+        assert np.abs(jax.vmap(bad)(tq)[:, 0] - q(np.asarray(tq))).max() > 1e-6
 
 
 def test_ode_reference_seir_population_and_linear_exact(x64, tmp_cache):

@@ -31,7 +31,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Complex, Float
 
 # Bump when an algorithm or a default resolution changes, so old cache files are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 # ----------------------------------------------------------------------------------------------
@@ -76,38 +76,50 @@ def hermite_weights(
 class ODEReference(eqx.Module):
     r"""A trajectory $y(t)\in\mathbb R^n$ stored at times $t_0<\dots<t_{N}$ with its derivatives.
 
-    `ref(t)` evaluates the cubic Hermite interpolant through $(t_i, y_i, \dot y_i)$ (fourth order
-    in the step). Outside $[t_0, t_N]$ it returns NaN so that a misuse is visible. One time per call
-    (a scalar); batch with `jax.vmap`.
+    `ref(t)` evaluates the Hermite interpolant through $(t_i, y_i, \dot y_i)$: cubic (error
+    $\le h^4\max|y^{(4)}|/384$), or quintic through $(t_i, y_i, \dot y_i, \ddot y_i)$ when the second
+    derivatives are given (error $O(h^6)$). Outside $[t_0, t_N]$ it returns NaN so that a misuse is
+    visible. One time per call (a scalar); batch with `jax.vmap`.
 
     **Arguments:**
 
     - `ts`: `(n_t,)` strictly increasing times.
     - `ys`: `(n_t, n)` states.
     - `dys`: `(n_t, n)` time derivatives $\dot y = f(t, y)$ at the same times.
+    - `ddys`: optional `(n_t, n)` second derivatives $\ddot y$.
     """
 
     ts: Float[Array, " n_t"]
     ys: Float[Array, "n_t n"]
     dys: Float[Array, "n_t n"]
+    ddys: Optional[Float[Array, "n_t n"]]
 
-    def __init__(self, ts: ArrayLike, ys: ArrayLike, dys: ArrayLike):
+    def __init__(self, ts: ArrayLike, ys: ArrayLike, dys: ArrayLike,
+                 ddys: Optional[ArrayLike] = None):
         ts_np, ys_np, dys_np = np.asarray(ts), np.asarray(ys), np.asarray(dys)
         _check_time_grid(ts_np)
         if ys_np.ndim != 2 or ys_np.shape[0] != ts_np.shape[0]:
             raise ValueError(f"ys must have shape (n_t={ts_np.shape[0]}, n), got {ys_np.shape}")
         if dys_np.shape != ys_np.shape:
             raise ValueError(f"dys must have the shape of ys {ys_np.shape}, got {dys_np.shape}")
+        if ddys is not None and np.shape(ddys) != ys_np.shape:
+            raise ValueError(f"ddys must have the shape of ys {ys_np.shape}, got {np.shape(ddys)}")
         self.ts = jnp.asarray(ts_np)
         self.ys = jnp.asarray(ys_np)
         self.dys = jnp.asarray(dys_np)
+        self.ddys = None if ddys is None else jnp.asarray(np.asarray(ddys))
 
     def __call__(self, t: Float[ArrayLike, ""]) -> Float[Array, " n"]:
         if jnp.shape(t) != ():
             raise ValueError(f"ODEReference expects a scalar t, got shape {jnp.shape(t)} "
                              "(for batches use jax.vmap)")
-        i, w0, dw0, w1, dw1, inside = hermite_weights(self.ts, t)
-        y = w0 * self.ys[i] + dw0 * self.dys[i] + w1 * self.ys[i + 1] + dw1 * self.dys[i + 1]
+        if self.ddys is None:
+            i, w0, dw0, w1, dw1, inside = hermite_weights(self.ts, t)
+            y = w0 * self.ys[i] + dw0 * self.dys[i] + w1 * self.ys[i + 1] + dw1 * self.dys[i + 1]
+        else:
+            i, w, inside = _quintic_hermite_weights(self.ts, t)
+            y = (w[0] * self.ys[i] + w[1] * self.dys[i] + w[2] * self.ddys[i]
+                 + w[3] * self.ys[i + 1] + w[4] * self.dys[i + 1] + w[5] * self.ddys[i + 1])
         return jnp.where(inside, y, jnp.nan)
 
     def grid(self) -> tuple[np.ndarray, np.ndarray]:
@@ -115,11 +127,36 @@ class ODEReference(eqx.Module):
         return np.asarray(self.ts), np.asarray(self.ys)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {"ts": np.asarray(self.ts), "ys": np.asarray(self.ys), "dys": np.asarray(self.dys)}
+        """The arrays that define this reference (for the disk cache)."""
+        out = {"ts": np.asarray(self.ts), "ys": np.asarray(self.ys), "dys": np.asarray(self.dys)}
+        if self.ddys is not None:
+            out["ddys"] = np.asarray(self.ddys)
+        return out
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "ODEReference":
-        return cls(arrays["ts"], arrays["ys"], arrays["dys"])
+        """Inverse of [`ODEReference.to_arrays`][]."""
+        return cls(arrays["ts"], arrays["ys"], arrays["dys"], arrays.get("ddys"))
+
+
+def _quintic_hermite_weights(ts: Array, t: Float[ArrayLike, ""]):
+    r"""Quintic Hermite weights: $y(t) \approx \sum$ of $y_i, \dot y_i, \ddot y_i, y_{i+1}, \dots$ terms.
+
+    With $s = (t - t_i)/h$ the basis is $1 - 10s^3 + 15s^4 - 6s^5$, $h(s - 6s^3 + 8s^4 - 3s^5)$,
+    $h^2(s^2 - 3s^3 + 3s^4 - s^5)/2$ on the left node and $10s^3 - 15s^4 + 6s^5$,
+    $h(-4s^3 + 7s^4 - 3s^5)$, $h^2(s^3 - 2s^4 + s^5)/2$ on the right one.
+    """
+    i, *_, inside = hermite_weights(ts, t)
+    h = ts[i + 1] - ts[i]
+    s = (jnp.asarray(t, ts.dtype) - ts[i]) / h
+    s2, s3, s4, s5 = s**2, s**3, s**4, s**5
+    w = (1 - 10 * s3 + 15 * s4 - 6 * s5,
+         h * (s - 6 * s3 + 8 * s4 - 3 * s5),
+         h**2 * (s2 - 3 * s3 + 3 * s4 - s5) / 2,
+         10 * s3 - 15 * s4 + 6 * s5,
+         h * (-4 * s3 + 7 * s4 - 3 * s5),
+         h**2 * (s3 - 2 * s4 + s5) / 2)
+    return i, w, inside
 
 
 # ----------------------------------------------------------------------------------------------
