@@ -19,7 +19,7 @@ def test_kan_fit_grid_extension_improves_the_fit(tmp_path):
     summary = kan_fit.run(cfg, tmp_path, resume=False, progress=False)
     coarse, fine = summary["stages"]
     assert fine["test_rmse"] < 0.5 * coarse["test_rmse"]
-    assert summary["test_rmse"] < 0.05  # the function's range is about [0.37, 7.4]
+    assert summary["test_rmse"] < 0.1  # the function's range is about [0.37, 7.4]
     for name in ("activations", "grid_extension", "fit"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 0
     rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
