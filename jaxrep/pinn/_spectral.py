@@ -26,16 +26,28 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Complex, Float, Inexact
+from jaxtyping import Array, ArrayLike, Complex, Inexact
 
 from ._reference import GridReference, cached_arrays
 
 __all__ = [
+    "ALLEN_CAHN",
+    "BURGERS_2D",
+    "CAHN_HILLIARD",
     "ETDRK4Coefficients",
+    "FISHER_KPP",
+    "KURAMOTO_SIVASHINSKY",
+    "SCHRODINGER",
     "SpectralGrid",
+    "allen_cahn_reference",
+    "burgers2d_reference",
+    "cahn_hilliard_reference",
     "etdrk4",
     "etdrk4_coefficients",
     "etdrk4_step",
+    "fisher_kpp_reference",
+    "kuramoto_sivashinsky_reference",
+    "schrodinger_reference",
     "spectral_reference",
     "spectral_solve",
 ]
