@@ -89,7 +89,7 @@ def test_loss_minimiser_is_closed_form(iname, lname, x64, getkey):
     """At fixed t, minimise each (quadratic) loss over affine fields W x + c: the minimiser is the closed form."""
     I = INTERPOLANTS[iname]
     t = 0.37
-    x0, x1 = draw(getkey(), 100_000)
+    x0, x1 = draw(getkey(), 50_000)
     key = getkey()
     theta0 = (jnp.zeros((2, 2)), jnp.zeros(2))
     flat0, unravel = ravel_pytree(theta0)

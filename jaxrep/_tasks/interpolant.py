@@ -21,11 +21,13 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import optax
 
 from .. import interpolants as ji
 from ..config import ModelConfig, TrainConfig
 from ..data import toy2d
 from ..nn import build_model
+from ..train import fit
 from ._common import save_figure, train
 
 Distribution = Literal["gaussian", "checkerboard", "8gaussians", "moons", "spirals", "rings"]
@@ -53,6 +55,13 @@ class DataConfig:
     source: Distribution = "gaussian"
     target: Distribution = "checkerboard"
     n_eval: int = 1000  # samples for W2 / MMD and points for the NLL
+    # Non-empty: a multimarginal run over these K+1 marginals (the first is the base, e.g. gaussian);
+    # `source`/`target` are then ignored.
+    marginals: tuple[Distribution, ...] = ()
+
+    def __post_init__(self):
+        if len(self.marginals) == 1:
+            raise ValueError(f"data.marginals needs at least 2 entries (or none), got {list(self.marginals)}")
 
 
 @dataclass(frozen=True)
@@ -212,6 +221,8 @@ def evaluate(cfg: Config, fields: Fields, I: ji.Interpolant, *, key) -> dict:
 
 
 def run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> dict:
+    if cfg.data.marginals:
+        return run_multimarginal(cfg, run_dir, resume=resume, progress=progress)
     key = jr.PRNGKey(cfg.train.seed)
     k_model, k_train, k_eval, k_fig = jr.split(key, 4)
     I = make_interpolant(cfg.interpolant)
@@ -241,3 +252,51 @@ def _figures(cfg, fields, I, x0, x1, data, run_dir, *, key):
         pts = jnp.stack([xx.ravel(), yy.ravel()], -1)
         lp = ji.log_likelihood(fields.b, pts, I, base_log_prob=source.log_prob, rtol=1e-4, atol=1e-4)
         save_figure(plots.density(np.asarray(lp).reshape(xx.shape), (-lim, lim, -lim, lim)), run_dir, "density")
+
+
+def run_multimarginal(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> dict:
+    """Learn the K+1 fields g_k, generate every marginal from the base along the edges 0 -> k (the
+    same base points give the multi-way correspondence), and compare transport costs between
+    marginals 1 and 2 along the edge and along an optimised Bezier path through the simplex."""
+    dists = [make_distribution(name) for name in cfg.data.marginals]
+    k1 = len(dists)
+    key = jr.PRNGKey(cfg.train.seed)
+    k_model, k_train, k_eval, k_path = jr.split(key, 4)
+    net = build_model(cfg.model, 2 + k1, 2 * k1, key=k_model)
+    g = ji.Multimarginal(net, num_marginals=k1, dim=2)
+    n = cfg.train.batch_size
+
+    def data(key, step):
+        keys = jr.split(key, k1)
+        return jnp.stack([d.sample(n, key=k) for d, k in zip(dists, keys)], axis=1)
+
+    def loss_fn(g, xs, key):
+        return ji.multimarginal_loss(g, xs, key=key), {}
+
+    g, history = train(g, loss_fn, data, cfg.train, run_dir, key=k_train, resume=resume, progress=progress)
+    m = cfg.data.n_eval
+    xs = data(k_eval, 0) if m == n else jnp.stack(
+        [d.sample(m, key=k) for d, k in zip(dists, jr.split(k_eval, k1))], axis=1)
+    base = xs[:, 0]
+    generated = [base] + [ji.transport(g, base, ji.SimplexEdge(0, k, k1), rtol=cfg.sample.rtol,
+                                       atol=cfg.sample.atol) for k in range(1, k1)]
+    summary = {"final_loss": float(history["loss"][-1])}
+    for k in range(1, k1):
+        summary[f"w2_{cfg.data.marginals[k]}"] = ji.wasserstein2(generated[k], xs[:, k])
+    if k1 >= 3:
+        edge = float(ji.transport_cost(g, xs, ji.SimplexEdge(1, 2, k1)))
+        path = ji.BezierSimplexPath(jnp.zeros(k1), 1, 2)
+        path, _ = fit(path, lambda p, batch, key: (ji.transport_cost(g, batch, p, num_times=16), {}),
+                      lambda key, step: xs, optax.adam(0.05), steps=200, key=k_path, progress=False,
+                      steps_per_call=100)
+        summary["transport_cost_edge_1_2"] = edge
+        summary["transport_cost_optimised_1_2"] = float(ji.transport_cost(g, xs, path))
+        summary["optimised_control_point"] = [float(v) for v in path.control_point()]
+    from ..plot import _interpolants as plots
+
+    save_figure(plots.correspondence(jnp.stack(generated)[:, :300], labels=list(cfg.data.marginals)),
+                run_dir, "correspondence")
+    for k in range(1, k1):
+        save_figure(plots.samples(xs[:, k], generated[k], titles=(cfg.data.marginals[k], "generated")), run_dir,
+                    f"samples_{k}_{cfg.data.marginals[k]}")
+    return summary
