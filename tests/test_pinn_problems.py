@@ -23,11 +23,12 @@ def x64():
 def _points(problem, key, n=16):
     k1, k2 = jr.split(key)
     d = problem.spatial_dim
-    lo = jnp.asarray(problem.lower, jnp.float64) if d else jnp.zeros((0,))
-    hi = jnp.asarray(problem.upper, jnp.float64) if d else jnp.zeros((0,))
-    xs = lo + (hi - lo) * jr.uniform(k1, (n, d), dtype=jnp.float64)
+    dtype = jnp.result_type(float)  # float64 under the x64 fixture
+    lo = jnp.asarray(problem.lower, dtype) if d else jnp.zeros((0,), dtype)
+    hi = jnp.asarray(problem.upper, dtype) if d else jnp.zeros((0,), dtype)
+    xs = lo + (hi - lo) * jr.uniform(k1, (n, d), dtype=dtype)
     t0, t1 = problem.time_window
-    ts = jr.uniform(k2, (n,), minval=t0, maxval=t1, dtype=jnp.float64)
+    ts = jr.uniform(k2, (n,), minval=t0, maxval=t1, dtype=dtype)
     return xs, ts
 
 
