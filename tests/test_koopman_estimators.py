@@ -183,6 +183,12 @@ def test_gaussian_kernel_rrr_and_nystrom_forecast(x64, getkey):
         assert float(jnp.sqrt(jnp.mean((pred - Yt) ** 2))) < 5e-3
         top = np.sort(np.abs(jr.koopman.eig(est).continuous_eigenvalues.real))[:3]
         np.testing.assert_allclose(top, [0.0, 0.1, 0.2], atol=2e-2)
+    # randomized subspace iteration reproduces the exact (dense eigh) estimator
+    rnd = jr.koopman.kernel_rrr(X, Y, k, rank=20, reg=1e-8, dt=0.5, randomized=True, key=getkey())
+    np.testing.assert_allclose(
+        jax.vmap(lambda x: rnd.predict(x, 2))(Xt), jax.vmap(lambda x: exact.predict(x, 2))(Xt),
+        atol=1e-7,
+    )
     pcr = jr.koopman.kernel_pcr(X, Y, k, rank=20, reg=1e-10, dt=0.5)
     pred = jax.vmap(lambda x: pcr.predict(x, 1)[0])(Xt)
     assert float(jnp.sqrt(jnp.mean((pred - Yt) ** 2))) < 3e-2

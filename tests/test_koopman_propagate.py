@@ -117,8 +117,8 @@ def test_gradients_match_finite_differences(x64):
     def loss_uniform(A, z0):
         return jnp.sum(w * jr.koopman.propagate_uniform(A, z0, 0.6, 3, t0=0.1))
 
-    gA, gz, gt = jax.grad(loss_traced, argnums=(0, 1, 2))(A, z0, ts_nonuni)
-    gA_u, gz_u = jax.grad(loss_uniform, argnums=(0, 1))(A, z0)
+    gA, gz, gt = jax.jit(jax.grad(loss_traced, argnums=(0, 1, 2)))(A, z0, ts_nonuni)
+    gA_u, gz_u = jax.jit(jax.grad(loss_uniform, argnums=(0, 1)))(A, z0)
 
     def fd(f, x, h=1e-6):
         g = np.zeros_like(x)

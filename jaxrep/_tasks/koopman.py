@@ -40,7 +40,7 @@ class SystemConfig:
     lam: float = -1.0
     damping: float = 0.0
     dt: float = 0.1
-    n_steps: int = 60
+    n_steps: int = 30
     n_traj: int = 256
     n_test: int = 32
 
@@ -142,9 +142,10 @@ def run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> 
     sc, kc = cfg.system, cfg.koopman
     system = _SYSTEMS[sc.name](sc)
     key = jr.PRNGKey(cfg.train.seed)
-    k_data, k_test, k_model, k_train = jr.split(key, 4)
-    trajs = make_trajectories(system, sc, sc.n_traj, k_data)
-    test = make_trajectories(system, sc, sc.n_test, k_test)
+    k_data, k_model, k_train = jr.split(key, 3)
+    # one solve for train and test trajectories (one compilation)
+    both = make_trajectories(system, sc, sc.n_traj + sc.n_test, k_data)
+    trajs, test = both[: sc.n_traj], both[sc.n_traj:]
     model = build_autoencoder(cfg, system.dim, key=k_model)
     model, history = train(
         model, make_loss(kc, sc.dt), window_sampler(trajs, kc.horizon, cfg.train.batch_size),
@@ -152,7 +153,7 @@ def run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> 
     )
 
     # forecast over the whole test trajectories from their first state
-    ts = sc.dt * jnp.arange(sc.n_steps + 1)
+    ts = sc.dt * np.arange(sc.n_steps + 1)
     pred = jax.vmap(lambda x: model(x, ts))(test[:, 0])
     rel_l2 = float(jnp.linalg.norm(pred - test) / jnp.linalg.norm(test))
     h = kc.horizon + 1

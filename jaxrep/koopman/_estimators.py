@@ -406,6 +406,9 @@ def kernel_rrr(
     nystrom: Optional[int] = None,
     dt: float = 1.0,
     *,
+    randomized: bool = False,
+    n_iter: int = 8,
+    oversample: int = 10,
     key: Optional[PRNGKeyArray] = None,
 ) -> KoopmanEstimator:
     r"""Kernel reduced-rank regression (Kostic et al., NeurIPS 2022), the kooplearn estimator.
@@ -432,7 +435,12 @@ def kernel_rrr(
     - `reg`: Tikhonov $\gamma > 0$.
     - `nystrom`: number of landmarks $m$, or `None` for the exact estimator.
     - `dt`: time step between $x_i$ and $y_i$.
-    - `key`: PRNG key for the landmarks (keyword-only; default `PRNGKey(0)`).
+    - `randomized`: find the top-$r$ directions by randomized subspace iteration (Halko et al. 2011)
+      on the operator $g \mapsto F^\top K_X (K_X+n\gamma I)^{-1} F g$, never forming it: two
+      Cholesky factorisations ($K_X + n\gamma I$ and $K_Y + \delta I$, $\delta = 10^3 n\epsilon
+      \max K_Y$) plus $O(n^2 r)$ per iteration, instead of two dense $n\times n$ eigendecompositions.
+    - `n_iter`, `oversample`: subspace iterations and extra columns of the randomized solver.
+    - `key`: PRNG key for the landmarks / the random start (keyword-only; default `PRNGKey(0)`).
 
     **Returns:** a [`KoopmanEstimator`][jaxrep.koopman.KoopmanEstimator].
     """
@@ -443,6 +451,11 @@ def kernel_rrr(
     n = X.shape[0]
     if nystrom is None:
         rank = _check_rank(rank, n, "number of samples")
+        if randomized:
+            if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
+                raise ValueError(f"n_iter must be an integer >= 1, got {n_iter!r}")
+            k = min(n, rank + max(0, int(oversample)))
+            return _krrr_randomized(kernel, X, Y, reg, rank, dt, n_iter, k, _default_key(key))
         return _krrr_exact(kernel, X, Y, reg, rank, dt)
     if isinstance(nystrom, bool) or not isinstance(nystrom, int) or not 1 <= nystrom <= n:
         raise ValueError(f"nystrom must be None or an integer in [1, n_samples={n}], got {nystrom!r}")
@@ -467,14 +480,42 @@ def _krrr_exact(kernel, X, Y, reg, rank, dt):
     N = 0.5 * (N + N.T)
     s, G = jnp.linalg.eigh(N)
     s, G = s[::-1][:rank], G[:, ::-1][:, :rank]
+    return _krrr_finish(kernel, X, Y, K_X, K_YX, _mm(AinvF, G), s, rank, reg, dt)
+
+
+def _krrr_finish(kernel, X, Y, K_X, K_YX, AinvFG, s, rank, reg, dt):
+    n = X.shape[0]
     # Directions with sigma^2 ~ 0 carry no signal (rank above the numerical rank): drop them.
     ok = s > jnp.finfo(X.dtype).eps * n * jnp.maximum(s[0], 0.0)
-    U = _mm(AinvF, G) * jnp.where(ok, 1.0 / jnp.sqrt(jnp.where(ok, s, 1.0)), 0.0)
+    U = AinvFG * jnp.where(ok, 1.0 / jnp.sqrt(jnp.where(ok, s, 1.0)), 0.0)
     KU = _mm(K_X, U)
     M = _mm(KU.T, _mm(K_YX, U)) / n
     R = _mm(KU.T, Y) / n
     SB = _ridge(KU, X, reg)
     return KoopmanEstimator(_KernelEmbedding(kernel, X, U), M, R, SB, dt)
+
+
+@eqx.filter_jit
+def _krrr_randomized(kernel, X, Y, reg, rank, dt, n_iter, k, key):
+    n = X.shape[0]
+    K_X = gram(kernel, X, X)
+    K_Y = gram(kernel, Y, Y)
+    K_YX = gram(kernel, Y, X)
+    eye = jnp.eye(n, dtype=X.dtype)
+    delta = 1e3 * n * jnp.finfo(X.dtype).eps * jnp.max(jnp.diag(K_Y))
+    F = jnp.linalg.cholesky(K_Y + delta * eye)  # K_Y ~ F F^T
+    cho = jax.scipy.linalg.cho_factor(K_X + n * reg * eye)
+
+    def apply_n(W):
+        return _mm(F.T, _mm(K_X, jax.scipy.linalg.cho_solve(cho, _mm(F, W)))) / n
+
+    Q = jnp.linalg.qr(apply_n(jr.normal(key, (n, k), X.dtype)))[0]
+    Q = jax.lax.fori_loop(0, n_iter, lambda _, q: jnp.linalg.qr(apply_n(q))[0], Q)
+    T = _mm(Q.T, apply_n(Q))
+    s, Gs = jnp.linalg.eigh(0.5 * (T + T.T))
+    s, Gs = s[::-1][:rank], Gs[:, ::-1][:, :rank]
+    AinvFG = jax.scipy.linalg.cho_solve(cho, _mm(F, _mm(Q, Gs)))
+    return _krrr_finish(kernel, X, Y, K_X, K_YX, AinvFG, s, rank, reg, dt)
 
 
 @eqx.filter_jit

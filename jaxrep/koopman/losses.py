@@ -9,6 +9,7 @@ from typing import Union
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 from ._autoencoder import KoopmanAutoencoder
@@ -27,6 +28,9 @@ def _check_traj(traj, name="traj"):
 
 
 def _times(n_t, dt, dtype):
+    # A concrete (numpy) grid lets `propagate` take its uniform fast path: one expm, not n_t.
+    if isinstance(dt, (int, float)):
+        return dt * np.arange(n_t)
     return dt * jnp.arange(n_t, dtype=dtype)
 
 
