@@ -1,4 +1,21 @@
-"""Physics-informed networks: problem suite with reference solutions, PINN / PIKE / SPIKE solvers."""
+"""Physics-informed networks: problem suite with reference solutions, PINN / PIKE / SPIKE solvers.
+
+```python
+import jax.random as jr
+import jaxrep as jrp
+
+prob = jrp.pinn.problems.get("burgers")                  # jrp.pinn.problems.names(): 16 problems
+sol = jrp.pinn.solve(prob, "spike", jrp.pinn.SolveConfig(), key=jr.PRNGKey(0))
+sol.metrics["rel_l2_extrapolation_koopman"]              # scored against the reference
+u = sol.predict(x, t, mode="koopman")                    # x (n, d), t (n,) -> (n, n_out)
+```
+
+- `AbstractProblem` (+ `Dirichlet`, `Neumann`, `Periodic`, `NoBoundary`): the problem spec; residuals
+  are pure functions of the solution function, differentiated with `dt`, `dx`, `laplacian`, ...
+- `solve` / `PINNSolution`: training through `jaxrep.train.fit` with resampled collocation points;
+- `koopman_generator_loss`, `koopman_expm_loss`, `l1_penalty`: the PIKE/SPIKE regularisers;
+- `relative_l2`, `sparsity`, `valid_prediction_time`: the reported metrics.
+"""
 
 from . import problems as problems
 from ._derivatives import bilaplacian as bilaplacian
