@@ -196,6 +196,158 @@ QUICKSTART = [
 
 
 # --------------------------------------------------------------------------------------------------
+# 01: KAN
+
+KAN = [
+    *header("01_kan", "Kolmogorov–Arnold networks: grid extension, activations, Fourier-KAN images", """
+        A KAN layer puts a learnable 1-D function on every edge,
+        $y_j = b_j + \\sum_i \\big[w_{ij}\\,\\mathrm{SiLU}(x_i) + \\sum_k c_{ijk}B_k(x_i)\\big]$, with $B_k$ a
+        B-spline (or RBF, Chebyshev, Legendre, Fourier, rational) basis evaluated by pure functions
+        (`jr.nn.basis`). Because the spline grid can be refined without changing the function
+        (`jr.nn.refine_grid`: knot insertion + least-squares refit), a small KAN can be trained coarse-to-fine.
+
+        1. Fit $f(x, y) = \\exp(\\sin\\pi x + y^2)$ (the KAN paper's first example) with a $[2, 5, 1]$ KAN and
+           grid extension $G = 3 \\to 5 \\to 10 \\to 20 \\to \\dots$, and look at the learned activations;
+        2. fit an image (an implicit neural representation) with a Fourier-KAN and a SIREN of the same
+           parameter count.
+    """),
+    params("01_kan", """
+        GRIDS = (3, 6, 12) if SMOKE else (3, 5, 10, 20, 50)  # grid sizes of the extension schedule
+        STEPS_PER_GRID = 100 if SMOKE else 2000   # Adam steps at each grid size
+        N_TRAIN = 256 if SMOKE else 1024          # training points (full batch; a multiple of the device count)
+        N_TEST = 1000 if SMOKE else 10000
+        IMAGE_SIZE = 32 if SMOKE else 128         # side of the grey test image
+        INR_STEPS = 100 if SMOKE else 3000        # image-fit steps per model
+        N_FREQ, INR_WIDTH = (16, 32) if SMOKE else (64, 64)
+    """),
+    HELPERS,
+    md("""
+        ## 1. Grid extension
+
+        Each stage trains with `jr.train.fit` (full-batch Adam), then `jr.nn.refine_grid` moves every layer
+        to the next grid size on the training inputs, preserving the function, and training continues.
+        With several devices (a TPU has 8), `mesh=jr.train.make_mesh()` shards the batch over them:
+        data-parallel training with no other change.
+    """),
+    code('''
+        def target(x):
+            return jnp.exp(jnp.sin(jnp.pi * x[..., :1]) + x[..., 1:2] ** 2)
+
+        k_train, k_test, k_model, k_fit = jrandom.split(jrandom.key(SEED), 4)
+        X = jrandom.uniform(k_train, (N_TRAIN, 2), minval=-1.0, maxval=1.0)
+        X_test = jrandom.uniform(k_test, (N_TEST, 2), minval=-1.0, maxval=1.0)
+        y, y_test = target(X), target(X_test)
+
+        n_devices = len(jax.devices())
+        mesh = jr.train.make_mesh() if n_devices > 1 and N_TRAIN % n_devices == 0 else None
+        print(f"{n_devices} device(s):", "data-parallel training over a mesh" if mesh is not None else "single device")
+
+        def mse(model, batch, key):
+            x, y = batch
+            return jnp.mean((jax.vmap(model)(x) - y) ** 2), {}
+
+        def rmse(model, x, y):
+            return float(jnp.sqrt(jnp.mean((jax.vmap(model)(x) - y) ** 2)))
+
+        def on_one_device(model):
+            """Gather a model replicated over the mesh back to the host default device (uncommitted)."""
+            arrays, static = eqx.partition(model, eqx.is_array)
+            return eqx.combine(jax.tree_util.tree_map(lambda a: jnp.asarray(np.asarray(a)), arrays), static)
+
+        kan = jr.nn.KAN([2, 5, 1], basis="bspline", grid_size=GRIDS[0], order=3, key=k_model)
+        curves, rows = [], []
+        for stage, grid in enumerate(GRIDS):
+            if stage > 0:
+                before = rmse(kan, X_test, y_test)
+                kan = jr.nn.refine_grid(kan, X, grid)
+                print(f"refine_grid {GRIDS[stage - 1]} -> {grid}: test RMSE {before:.2e} -> {rmse(kan, X_test, y_test):.2e}")
+            optimizer = optax.adam(optax.cosine_decay_schedule(1e-2, STEPS_PER_GRID, alpha=0.1))
+            kan, history = jr.train.fit(kan, mse, lambda key, step: (X, y), optimizer, steps=STEPS_PER_GRID,
+                                        key=jrandom.fold_in(k_fit, stage), mesh=mesh, steps_per_call=50,
+                                        log_every=10, progress=not SMOKE)
+            kan = on_one_device(kan)  # the grid refit (small least-squares solves) runs on one device
+            curves.append((stage * STEPS_PER_GRID + history["step"], np.sqrt(history["loss"])))
+            n_params = sum(a.size for a in jax.tree_util.tree_leaves(eqx.filter(kan, eqx.is_inexact_array)))
+            rows.append((grid, n_params, rmse(kan, X, y), rmse(kan, X_test, y_test)))
+            print(f"G = {grid:3d}: {n_params:5d} parameters, train RMSE {rows[-1][2]:.2e}, test RMSE {rows[-1][3]:.2e}")
+    '''),
+    code('''
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for (steps, err), grid in zip(curves, GRIDS):
+            axes[0].semilogy(steps, err, label=f"G = {grid}")
+        axes[0].set(xlabel="step", ylabel="train RMSE", title="training with grid extension")
+        axes[0].legend(fontsize=8)
+        grids, params, train_err, test_err = map(np.array, zip(*rows))
+        axes[1].loglog(params, train_err, "o-", label="train")
+        axes[1].loglog(params, test_err, "s--", label="test")
+        for g, p, e in zip(grids, params, test_err):
+            axes[1].annotate(f"G={g}", (p, e), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        axes[1].set(xlabel="number of parameters", ylabel="RMSE", title="error after each stage")
+        axes[1].legend(fontsize=8)
+        for ax in axes:
+            ax.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        show(fig, "grid_extension")
+    '''),
+    md("""
+        ## 2. Learned activations
+
+        `jr.plot.kan` draws every edge function $\\phi_{l,ij}$ over the range its input takes on the data;
+        faint panels are unimportant edges (small $\\lVert\\phi_{l,ij}\\rVert_1$, the score `jr.nn.prune` uses).
+        For this target the first layer should show a sine in $x$ and a parabola in $y$, and the second an
+        exponential.
+    """),
+    code('''
+        show(jr.plot.kan(kan, X, title=f"[2, 5, 1] KAN, G = {GRIDS[-1]}"), "kan_activations")
+    '''),
+    md("""
+        ## 3. Fourier-KAN vs SIREN on an image
+
+        An implicit neural representation maps pixel coordinates in $[-1, 1]^2$ to intensities. The
+        Fourier-KAN (`jr.nn.FourierKAN`) learns a Fourier series on every edge of its first layer; SIREN
+        (`jr.nn.SIREN`) uses sine activations with a fixed $\\omega_0$. Both get the same parameter count and
+        the same number of full-batch Adam steps.
+    """),
+    code('''
+        image = jr.data.load_image("grace_hopper", IMAGE_SIZE)  # matplotlib's sample photograph, offline
+        coords, values = jr.data.image_coordinates(image)
+
+        def count(model):
+            return sum(a.size for a in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array)))
+
+        k_fkan, k_siren, k_fit = jrandom.split(jrandom.key(SEED + 1), 3)
+        fkan = jr.nn.FourierKAN(2, 1, N_FREQ, INR_WIDTH, 3, jax.nn.gelu, key=k_fkan)
+        budget = count(fkan)
+        # the SIREN width whose parameter count is closest to the Fourier-KAN's
+        siren_width = min(range(8, 1025), key=lambda w: abs(3 * w + 2 * (w * w + w) + w + 1 - budget))
+        siren = jr.nn.SIREN(2, 1, siren_width, 3, 30.0, key=k_siren)
+        print(f"FourierKAN: {count(fkan)} parameters | SIREN (width {siren_width}): {count(siren)} parameters")
+
+        panels, histories = {"target": image}, {}
+        for name, model, lr in (("FourierKAN", fkan, 2e-3), ("SIREN", siren, 2e-4)):
+            model, history = jr.train.fit(model, mse, lambda key, step: (coords, values), optax.adam(lr),
+                                          steps=INR_STEPS, key=k_fit, steps_per_call=50, log_every=10,
+                                          progress=not SMOKE)
+            pred = jnp.clip(jax.vmap(model)(coords).reshape(image.shape), 0, 1)
+            score = float(jr.data.psnr(pred, image))
+            panels[f"{name}: PSNR {score:.2f} dB"] = pred
+            histories[name] = history
+            print(f"{name:10s} PSNR {score:.2f} dB, SSIM {float(jr.data.ssim(pred, image)):.3f}")
+        show(jr.plot.image_reconstruction(panels, title=f"{IMAGE_SIZE}x{IMAGE_SIZE} image, {INR_STEPS} steps"),
+             "image_fit")
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for name, history in histories.items():
+            ax.semilogy(history["step"], history["loss"], label=name)
+        ax.set(xlabel="step", ylabel="pixel MSE", title="image fit")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        show(fig, "image_loss")
+    '''),
+]
+
+# --------------------------------------------------------------------------------------------------
 # 02: Koopman
 
 KOOPMAN = [
@@ -818,6 +970,7 @@ INTERPOLANTS = [
 
 NOTEBOOKS = {
     "00_quickstart": QUICKSTART,
+    "01_kan": KAN,
     "02_koopman": KOOPMAN,
     "03_pinn_spike": PINN_SPIKE,
     "04_interpolants": INTERPOLANTS,
