@@ -19,8 +19,10 @@ follow the dtype of their inputs (float32 or float64).
 
 from __future__ import annotations
 
+import functools
 from typing import Union
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
@@ -90,9 +92,10 @@ def bspline(
 
     Terms with a zero-length denominator (repeated knots) are dropped, so non-uniform and clamped knot
     vectors work. Outside $[t_0, t_{m-1})$ every basis function is zero. The result is a piecewise
-    polynomial in `x`, so `jax.grad` gives exact derivatives (a cubic spline is $C^2$ at simple knots).
-    The knots are treated as data: they receive no gradient through the indicator, only through the
-    polynomial factors.
+    polynomial in `x`; derivatives of any order come from the closed form
+    $B'_{i,p} = p\,\big(B_{i,p-1}/(t_{i+p}-t_i) - B_{i+1,p-1}/(t_{i+p+1}-t_{i+1})\big)$ (a custom JVP,
+    ~10x cheaper than differentiating the recursion; a cubic spline is $C^2$ at simple knots). The
+    knots are treated as data and receive no gradient.
 
     **Arguments:**
 
@@ -120,22 +123,50 @@ def bspline(
             f"grid needs at least order + 2 = {order + 2} knots for order={order}, got {grid.shape[-1]}"
         )
     dtype = jnp.result_type(x.dtype, grid.dtype) if jnp.issubdtype(grid.dtype, jnp.floating) else x.dtype
-    x = x.astype(dtype)
-    t = grid.astype(dtype)
+    return _bspline(x.astype(dtype), jax.lax.stop_gradient(grid.astype(dtype)), order)
+
+
+def _cox_de_boor_step(lower: Array, x: Array, t: Array, p: int) -> Array:
+    """Degree-`p` B-splines from the degree-`p - 1` ones (one level of the recursion)."""
     xe = x[..., None]
-    basis = jnp.logical_and(xe >= t[..., :-1], xe < t[..., 1:]).astype(dtype)
+    t_lo, t_hi = t[..., : -(p + 1)], t[..., p:-1]  # t_i, t_{i+p}
+    s_lo, s_hi = t[..., 1:-p], t[..., p + 1 :]  # t_{i+1}, t_{i+p+1}
+    # A zero-length support means the lower-degree function is identically zero: drop the term.
+    inv_left = _safe_inverse(t_hi - t_lo)
+    inv_right = _safe_inverse(s_hi - s_lo)
+    return (xe - t_lo) * inv_left * lower[..., :-1] + (s_hi - xe) * inv_right * lower[..., 1:]
+
+
+def _safe_inverse(d: Array) -> Array:
+    return jnp.where(d == 0, 0, 1 / jnp.where(d == 0, 1, d))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _bspline(x: Array, t: Array, order: int) -> Array:
+    xe = x[..., None]
+    basis = jnp.logical_and(xe >= t[..., :-1], xe < t[..., 1:]).astype(x.dtype)
     for p in range(1, order + 1):
-        t_lo = t[..., : -(p + 1)]  # t_i
-        t_hi = t[..., p:-1]  # t_{i+p}
-        s_lo = t[..., 1:-p]  # t_{i+1}
-        s_hi = t[..., p + 1 :]  # t_{i+p+1}
-        d_left = t_hi - t_lo
-        d_right = s_hi - s_lo
-        # A zero-length support means the lower-degree function is identically zero: drop the term.
-        left = (xe - t_lo) / jnp.where(d_left == 0, 1, d_left) * basis[..., :-1]
-        right = (s_hi - xe) / jnp.where(d_right == 0, 1, d_right) * basis[..., 1:]
-        basis = left + right
+        basis = _cox_de_boor_step(basis, x, t, p)
     return basis
+
+
+@_bspline.defjvp
+def _bspline_jvp(order, primals, tangents):
+    # d/dx B_{i,p} = p (B_{i,p-1} / (t_{i+p} - t_i) - B_{i+1,p-1} / (t_{i+p+1} - t_{i+1})).
+    # Differentiating through the recursion instead costs ~10x the forward pass (slice transposes,
+    # selects); this rule costs one lower-degree evaluation and nests for higher derivatives, because
+    # the lower-degree call is itself `_bspline`. Knots are data (no tangent).
+    x, t = primals
+    dx, _ = tangents
+    if order == 0:
+        y = _bspline(x, t, 0)
+        return y, jnp.zeros_like(y)
+    lower = _bspline(x, t, order - 1)
+    y = _cox_de_boor_step(lower, x, t, order)
+    inv_left = _safe_inverse(t[..., order:-1] - t[..., : -(order + 1)])
+    inv_right = _safe_inverse(t[..., order + 1 :] - t[..., 1:-order])
+    dbasis = order * (lower[..., :-1] * inv_left - lower[..., 1:] * inv_right)
+    return y, dbasis * dx[..., None]
 
 
 def fourier(
