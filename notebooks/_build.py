@@ -677,76 +677,30 @@ PINN_SPIKE = [
         On a chaotic ODE small errors grow like $e^{\\lambda_{\\max}t}$, so the score is the *valid
         prediction time* (how long the relative error stays below 0.5) in Lyapunov times
         $\\lambda_{\\max}t$ ($\\lambda_{\\max}\\approx 0.906$).
-
-        `jr.pinn.solve` is a thin layer over public parts, and here we assemble them by hand: the model
-        (`PINNField`, `Observable`, `jr.koopman.Generator`), the loss (`jr.pinn.make_loss_fn`), the pure
-        collocation sampler (`jr.pinn.make_sampler`), `jr.train.fit`, and the Koopman rollout
-        `jr.koopman.propagate`.
     """),
     code('''
-        def train_ode(problem, method, config, *, key):
-            koopman, sparse = method in ("pike", "spike"), method == "spike"
-            k_net, k_obs, k_gen, k_fit = jrandom.split(key, 4)
-            t0, t1 = problem.time_window
-            net = jr.nn.build_model(config.model, 1, problem.n_out, key=k_net)
-            field = jr.pinn.PINNField(net, (t0,), (t1,), problem.n_out)  # inputs rescaled to [-1, 1]
-            model = jr.pinn.PINNModel(field)
-            if koopman:
-                kc = config.koopman
-                g = jr.nn.MLP(problem.n_out, kc.observables, kc.width_size, kc.depth, jnp.tanh, key=k_obs)
-                observable = jr.pinn.Observable(g, problem.n_out, False)  # z = [u, g(u)]
-                generator = jr.koopman.Generator(observable.dim, kc.generator, key=k_gen, scale=kc.init_scale)
-                model = jr.pinn.PINNModel(field, observable, generator)
-            loss_fn = jr.pinn.make_loss_fn(problem, config.weights, koopman=koopman, sparse=sparse)
-            sampler = jr.pinn.make_sampler(problem, config.sampling, koopman=koopman)
-            model, history = jr.train.fit(model, loss_fn, sampler, jr.config.make_optimizer(config.train),
-                                          steps=config.train.steps, key=k_fit, progress=not SMOKE,
-                                          steps_per_call=config.train.steps_per_call,
-                                          log_every=config.train.log_every)
-            return model, history
-
-
-        def evaluate_ode(model, problem, n_t):
-            """Network (and Koopman rollout after the training window) against the reference, in the
-            layout of `jr.pinn.evaluate` so that the `jr.plot.pinn_*` figures apply."""
-            x = jnp.zeros((1, 0))
-            windows = []
-            for window in (problem.train_window, *problem.extrapolation_windows):
-                ts = jnp.linspace(*window, n_t)
-                entry = {"window": window, "ts": np.asarray(ts),
-                         "reference": np.asarray(problem.reference_grid(x, ts)),
-                         "network": np.asarray(jax.vmap(model.u, in_axes=(None, 0))(x[0], ts))[:, None]}
-                if model.has_koopman:
-                    t_end = jnp.asarray(problem.train_end, ts.dtype)
-                    z = jr.koopman.propagate(model.A(), model.z(x[0], t_end), jnp.maximum(ts - t_end, 0.0))
-                    after = (ts >= t_end)[:, None]
-                    koop = jnp.where(after, z[:, : problem.n_out], entry["network"][:, 0])
-                    entry["koopman"] = np.asarray(koop)[:, None]
-                windows.append(entry)
-            return {"xs": np.zeros((1, 0)), "grid_shape": (), "windows": windows}
-
-
         lorenz = jr.pinn.problems.get("lorenz")
-        lorenz_config = solve_config(LORENZ_STEPS)
-        lorenz_results = {}
-        for method in ("pinn", "spike"):
-            model, history = train_ode(lorenz, method, lorenz_config, key=jrandom.key(SEED))
-            evaluation = evaluate_ode(model, lorenz, N_T)
-            extrapolation = evaluation["windows"][1]
-            modes = ("network", "koopman") if model.has_koopman else ("network",)
-            for mode in modes:
-                vpt = jr.pinn.valid_prediction_time(extrapolation[mode], extrapolation["reference"],
-                                                    extrapolation["ts"])
-                rel = jr.pinn.relative_l2(extrapolation[mode], extrapolation["reference"])
-                print(f"{method:6s} {mode:8s} extrapolation rel L2 {float(rel):.2e} | valid prediction time "
-                      f"{vpt * lorenz.lyapunov_exponent:.2f} Lyapunov times")
-            lorenz_results[method] = evaluation
+        print(lorenz)
+        lorenz_solutions = {
+            method: jr.pinn.solve(lorenz, method, solve_config(LORENZ_STEPS), key=jrandom.key(SEED),
+                                  progress=not SMOKE)
+            for method in ("pinn", "spike")
+        }
+        for method, sol in lorenz_solutions.items():
+            m = sol.metrics
+            line = (f"{method:6s} rel L2: train window {m['rel_l2_train_window']:.2e}, extrapolation "
+                    f"{m['rel_l2_extrapolation']:.2e} | valid prediction time (network) "
+                    f"{m['valid_prediction_time_lyapunov']:.2f} Lyapunov times")
+            if "valid_prediction_time_lyapunov_koopman" in m:
+                line += f", (Koopman rollout) {m['valid_prediction_time_lyapunov_koopman']:.2f}"
+            print(line)
     '''),
     code('''
         names = list(lorenz.component_names)
-        show(jr.plot.pinn_solution(lorenz_results["spike"], mode="koopman", names=names,
+        show(jr.plot.pinn_solution(lorenz_solutions["spike"].evaluation, mode="koopman", names=names,
                                    title="Lorenz-63, SPIKE (Koopman rollout after t = 1)"), "lorenz_spike")
-        show(jr.plot.pinn_error_vs_time(lorenz_results["spike"], title="Lorenz-63, SPIKE"), "lorenz_error")
+        show(jr.plot.pinn_error_vs_time(lorenz_solutions["spike"].evaluation, title="Lorenz-63, SPIKE"),
+             "lorenz_error")
     '''),
 ]
 
