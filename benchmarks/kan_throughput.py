@@ -83,17 +83,46 @@ def mlp_case(n_in, n_out, n_params, batch, repeats, key):
     return t, mem, hidden
 
 
-def peers(n_in, n_out, grid, order, batch, repeats):
-    rows = []
+def _nnx_case(layer, batch, n_in, repeats, key):
+    from flax import nnx
+
+    graphdef, params, rest = nnx.split(layer, nnx.Param, ...)
+    apply = lambda p, x: nnx.merge(graphdef, p, rest)(x)
+    x = jr.uniform(key, (batch, n_in), minval=-1, maxval=1)
+    t, mem, _ = _bench(_fwd_bwd(apply), (params, x), repeats)
+    return t, mem
+
+
+def peers(n_in, n_out, grid, order, batch, repeats, key):
+    """Rows `(name, basis, seconds, temp bytes)` for the peers that are importable."""
+    rows, notes = [], []
     try:
-        import jaxkan  # noqa: F401
+        from jaxkan.layers import (BaseLayer, ChebyshevLayer, FourierLayer, LegendreLayer, RBFLayer,
+                                   SplineLayer)
     except ImportError:
-        rows.append("jaxKAN: not importable, not timed")
+        notes.append("jaxKAN: not importable, not timed")
+    else:
+        degree = grid + order - 1
+        layers = [
+            ("jaxKAN BaseLayer", "bspline", lambda: BaseLayer(n_in, n_out, k=order, G=grid)),
+            ("jaxKAN SplineLayer", "bspline", lambda: SplineLayer(n_in, n_out, k=order, G=grid)),
+            ("jaxKAN RBFLayer", "rbf", lambda: RBFLayer(n_in, n_out, D=grid + order)),
+            ("jaxKAN FourierLayer", "fourier", lambda: FourierLayer(n_in, n_out, D=grid)),
+            ("jaxKAN ChebyshevLayer", "chebyshev", lambda: ChebyshevLayer(n_in, n_out, D=degree)),
+            ("jaxKAN LegendreLayer", "legendre", lambda: LegendreLayer(n_in, n_out, D=degree)),
+        ]
+        for name, basis, make in layers:
+            try:
+                t, mem = _nnx_case(make(), batch, n_in, repeats, key)
+            except Exception as e:  # a peer API change must not kill the run
+                notes.append(f"{name}: failed ({type(e).__name__}: {e})")
+                continue
+            rows.append((name, basis, t, mem))
     try:
         import kan  # noqa: F401  (pykan, PyTorch)
     except ImportError:
-        rows.append("pykan: not importable, not timed")
-    return rows
+        notes.append("pykan: not importable, not timed")
+    return rows, notes
 
 
 def main():
@@ -105,8 +134,10 @@ def main():
     cases = [(64, 64, 5, 3), (256, 256, 10, 3)]
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, batch {args.batch}, best of {args.repeats}")
     print("| shape | basis | K | params | KAN ms | matmul ms | KAN/matmul | MLP (h) ms | KAN/MLP | "
-          "KAN temp MiB | temp/matmul | (B,out,in) buffer |")
+          "KAN temp MiB | one (B,in,out) tensor MiB | (B,out,in) buffer in HLO |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    ours = {}
+    x_bytes = jnp.zeros((), jnp.result_type(float)).dtype.itemsize
     for n_in, n_out, grid, order in cases:
         for basis in BASES:
             t_kan, m_kan, found, n_params, num_basis = kan_case(basis, n_in, n_out, grid, order, args.batch,
@@ -115,10 +146,18 @@ def main():
             t_mlp, m_mlp, hidden = mlp_case(n_in, n_out, n_params, args.batch, args.repeats, key)
             print(f"| {n_in}->{n_out}, G={grid}, k={order} | {basis} | {num_basis} | {n_params} | "
                   f"{1e3 * t_kan:.2f} | {1e3 * t_mm:.2f} | {t_kan / t_mm:.2f}x | {1e3 * t_mlp:.2f} ({hidden}) | "
-                  f"{t_kan / t_mlp:.2f}x | {m_kan / 2**20:.1f} | {m_kan / max(m_mm, 1):.2f}x | "
+                  f"{t_kan / t_mlp:.2f}x | {m_kan / 2**20:.1f} | {args.batch * n_in * n_out * x_bytes / 2**20:.0f} | "
                   f"{'FOUND' if found else 'none'} |", flush=True)
-    for row in peers(64, 64, 5, 3, args.batch, args.repeats):
-        print(row)
+            ours[(n_in, basis)] = (t_kan, m_kan)
+    rows, notes = peers(64, 64, 5, 3, args.batch, args.repeats, key)
+    if rows:
+        print("\n| peer (64->64, G=5, k=3) | ms | jaxrep ms | peer / jaxrep | peer temp MiB |")
+        print("|---|---:|---:|---:|---:|")
+        for name, basis, t, mem in rows:
+            t_ours = ours[(64, basis)][0]
+            print(f"| {name} | {1e3 * t:.2f} | {1e3 * t_ours:.2f} ({basis}) | {t / t_ours:.2f}x | {mem / 2**20:.1f} |")
+    for note in notes:
+        print(note)
 
 
 if __name__ == "__main__":
