@@ -127,6 +127,7 @@ def main():
     except ImportError:
         print("kooplearn not importable: peer rows skipped")
 
+    rows["persistence baseline (x_{t+1} = x_t)"] = (0.0, 0.0, float(np.sqrt(np.mean((Xt - Yt) ** 2))))
     print(f"{'method':38s} {'fit s (warm)':>12s} {'first call s':>12s} {'test RMSE':>10s}")
     for name, (best, first, rmse) in rows.items():
         print(f"{name:38s} {best:12.3f} {first:12.3f} {rmse:10.4f}")
