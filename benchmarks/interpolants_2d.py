@@ -24,7 +24,10 @@ import platform
 import subprocess
 import tempfile
 import textwrap
-import time
+
+# One thread for both frameworks: on a small shared machine multi-threaded BLAS/Eigen oversubscribes
+# and the timings become noise (torch fell from ~200 to ~6 steps/s with 2 threads under load).
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import diffrax
 import jax
@@ -94,6 +97,7 @@ TORCH_SCRIPT = textwrap.dedent(
     from torchcfm.conditional_flow_matching import ConditionalFlowMatcher
 
     cfg = json.loads(sys.argv[1])
+    torch.set_num_threads(1)
     pool = np.load(cfg["pool"])
     torch.manual_seed(cfg["seed"])
     layers, w = [], cfg["width"]
@@ -159,7 +163,7 @@ def torch_run(args, source, target, x0_eval):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=5000)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--depth", type=int, default=3)
@@ -171,7 +175,8 @@ def main():
 
     source, target = jrp.data.EightGaussians(), jrp.data.Moons()
     print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-          f"jax {jax.__version__} on {jax.default_backend()}")
+          f"jax {jax.__version__} on {jax.default_backend()}, 1 thread per framework; "
+          f"steps={args.steps} batch={args.batch} width={args.width} depth={args.depth} lr={args.lr}")
     field, sps = jaxrep_run(args, source, target)
     rows, x0_eval, data = evaluate_jaxrep(field, source, target, jr.PRNGKey(args.seed + 2))
     peer = None
