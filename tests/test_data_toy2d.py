@@ -4,7 +4,6 @@ import math
 
 import jax
 import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 import pytest
 from scipy import stats
