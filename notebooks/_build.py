@@ -18,8 +18,8 @@ import textwrap
 import nbformat
 
 HERE = pathlib.Path(__file__).resolve().parent
-REPO_URL = "https://github.com/jaxrep/jaxrep"
-PIP_SPEC = "jaxrep[dev] @ git+https://github.com/jaxrep/jaxrep.git"
+REPO = "jaxrep/jaxrep"  # GitHub owner/name: to be confirmed; regenerate the notebooks after changing it
+PIP_SPEC = f"jaxrep[dev] @ git+https://github.com/{REPO}.git"
 
 
 def md(text: str):
@@ -32,7 +32,7 @@ def code(text: str):
 
 def header(name: str, title: str, intro: str):
     badge = (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-             f"(https://colab.research.google.com/github/jaxrep/jaxrep/blob/main/notebooks/{name}.ipynb)")
+             f"(https://colab.research.google.com/github/{REPO}/blob/main/notebooks/{name}.ipynb)")
     return [
         md(f"# {title}\n\n{badge}\n\n{textwrap.dedent(intro).strip()}"),
         code(f'''
