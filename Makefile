@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.jaxrep-installed
-DEMO_CONFIG ?= configs/regression.yaml
-DEMO_OUT    ?= runs/demo
+DEMO_CONFIG ?= configs/burgers_spike.yaml
+DEMO_OUT    ?= runs/burgers_spike
 
 .PHONY: demo test test-all install clean
 
@@ -16,10 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job: train the bundled config and write its run directory.
+# The main job: solve viscous Burgers with SPIKE and write runs/burgers_spike/ (< 5 min on 2 CPU cores).
 demo: $(STAMP)
 	rm -rf $(DEMO_OUT)
-	$(BIN)/jaxrep run $(DEMO_CONFIG) --out $(DEMO_OUT)
+	$(BIN)/jaxrep solve $(DEMO_CONFIG) --out $(DEMO_OUT)
 
 # The whole default test suite (slow tests excluded; see `make test-all`).
 test: $(STAMP)

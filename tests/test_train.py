@@ -205,3 +205,19 @@ def test_second_fit_call_does_not_retrace(getkey):
     assert n >= 1
     jaxrep.train.fit(model, loss, data, opt, steps=6, key=getkey(), steps_per_call=2, progress=False)
     assert len(traces) == n
+
+
+def test_fit_accepts_model_committed_to_one_device(tmp_path):
+    code = (
+        "import os; os.environ['XLA_FLAGS']='--xla_force_host_platform_device_count=2'\n"
+        "import jax, jax.numpy as jnp, jax.random as jr, optax, jaxrep\n"
+        "m = jax.device_put(jaxrep.nn.MLP(2, 1, 4, 1, key=jr.PRNGKey(0)), jax.devices()[1])\n"
+        "X = jnp.ones((8, 2))\n"
+        "loss = lambda m, b, k: (jnp.mean(jax.vmap(m)(b) ** 2), {})\n"
+        "m, h = jaxrep.train.fit(m, loss, lambda k, s: X, optax.sgd(0.1), steps=2, key=jr.PRNGKey(1),\n"
+        "                        mesh=jaxrep.train.make_mesh(), progress=False)\n"
+        "print('ok', len(h['loss']))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.split() == ["ok", "2"], out.stderr[-2000:]

@@ -19,8 +19,14 @@ def make_mesh(n_devices: int | None = None, axis: str = "data") -> Mesh:
 
 
 def replicate(tree, mesh: Mesh):
-    """Place every array of `tree` on all devices of `mesh` (replicated)."""
-    return eqx.filter_shard(tree, NamedSharding(mesh, P()))
+    """Place every array of `tree` on all devices of `mesh` (replicated).
+
+    Uses `jax.device_put`, so arrays already committed to one device are moved too.
+    """
+    sharding = NamedSharding(mesh, P())
+    return jax.tree_util.tree_map(
+        lambda x: jax.device_put(x, sharding) if eqx.is_array(x) else x, tree
+    )
 
 
 def _spec(x, mesh, axis, scan_axis):
