@@ -23,7 +23,7 @@ demo: $(STAMP)
 
 # The whole default test suite (slow tests excluded; see `make test-all`).
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider
+	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider --durations=15
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider -m "slow or not slow"
