@@ -15,4 +15,7 @@ from . import pinn as pinn
 from . import plot as plot
 from . import train as train
 
-__version__ = importlib.metadata.version("jaxrep")
+try:
+    __version__ = importlib.metadata.version("jaxrep")
+except importlib.metadata.PackageNotFoundError:  # a source checkout on PYTHONPATH, not installed
+    __version__ = "0+unknown"

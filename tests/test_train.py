@@ -19,8 +19,15 @@ import jaxrep
 SCRIPT = pathlib.Path(__file__).parent / "scripts" / "train_linear.py"
 
 
-def _run(*args, check=True):
+def _cpu_env():
+    """Environment for a subprocess that emulates several devices on the host CPU (also on a GPU machine)."""
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["JAX_PLATFORMS"] = "cpu"
+    return env
+
+
+def _run(*args, check=True):
+    env = _cpu_env()
     proc = subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
                           text=True, env=env, timeout=300)
     if check and proc.returncode != 0:
@@ -103,7 +110,7 @@ def test_sharded_batch_is_distributed():
         "x = jaxrep.train.shard_batch(jnp.ones((8, 3)), mesh)\n"
         "print(len(x.sharding.device_set), x.addressable_shards[0].data.shape)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env = _cpu_env()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.stdout.split() == ["4", "(2,", "3)"], out.stderr[-2000:]
 
@@ -218,6 +225,6 @@ def test_fit_accepts_model_committed_to_one_device(tmp_path):
         "                        mesh=jaxrep.train.make_mesh(), progress=False)\n"
         "print('ok', len(h['loss']))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env = _cpu_env()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.stdout.split() == ["ok", "2"], out.stderr[-2000:]
