@@ -3,14 +3,15 @@
 ```yaml
 task: pinn
 method: spike            # pinn | pike | spike
-problem: {name: burgers, params: {nu: 0.0031831}}
+problem: {name: burgers, params: {nu: 0.0031831}}   # + train_box: [[-1.0, 0.5]] to hold out space
 model: {kind: mlp, width_size: 32, depth: 4}
 train: {steps: 4000, learning_rate: 2.0e-3}
 sampling: {n_residual: 1024}
 koopman: {observables: 8}
 weights: {physics: 1, initial: 10, boundary: 1, koopman: 0.1, l1: 0.01}
 ```
-The summary (`summary.json`) holds the metrics of `jaxrep.pinn.solve`; figures: `solution`
+The summary (`summary.json`) holds the metrics of `jaxrep.pinn.solve` (with a `train_box`, also
+`rel_l2_space_extrapolation` etc. on the held-out space); figures: `solution`
 (reference / prediction / error), `solution_koopman` (PIKE/SPIKE), `error_vs_time`, `generator`.
 """
 
@@ -31,7 +32,7 @@ from ._common import save_figure
 @dataclass(frozen=True)
 class ProblemConfig:
     """`name`: a problem of `jaxrep.pinn.problems.names()`; `params`: its fields (e.g. `nu`,
-    `train_window`)."""
+    `train_window`, `train_box: [[0.0, 0.75]]` for training on a spatial sub-box)."""
 
     name: str = "burgers"
     params: dict[str, Any] = field(default_factory=dict)

@@ -11,7 +11,8 @@ u = sol.predict(x, t, mode="koopman")                    # x (n, d), t (n,) -> (
 ```
 
 - `AbstractProblem` (+ `Dirichlet`, `Neumann`, `Periodic`, `NoBoundary`): the problem spec; residuals
-  are pure functions of the solution function, differentiated with `dt`, `dx`, `laplacian`, ...
+  are pure functions of the solution function, differentiated with `dt`, `dx`, `laplacian`, ...;
+  time windows for temporal extrapolation and an optional `train_box` for spatial extrapolation;
 - `solve` / `PINNSolution`: training through `jaxrep.train.fit` with resampled collocation points;
 - `koopman_generator_loss`, `koopman_expm_loss`, `l1_penalty`: the PIKE/SPIKE regularisers;
 - `relative_l2`, `sparsity`, `valid_prediction_time`: the reported metrics.

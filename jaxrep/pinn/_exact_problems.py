@@ -6,7 +6,7 @@ the exact solution vanishes to rounding) and the pseudo-spectral reference machi
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 import jax
 import jax.numpy as jnp
@@ -14,9 +14,11 @@ import jax.numpy as jnp
 from ._derivatives import dt, dx, laplacian
 from ._problem import (
     AbstractProblem,
+    Box,
     Dirichlet,
     Periodic,
     Window,
+    box_field,
     check_positive,
     window_field,
     windows_field,
@@ -47,6 +49,7 @@ class Heat(AbstractProblem):
     time_window: Window = window_field((0.0, 1.0))
     train_window: Window = window_field((0.0, 0.5))
     extrapolation_windows: tuple[Window, ...] = windows_field(((0.5, 1.0),))
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("Heat", "kappa", self.kappa)
@@ -82,6 +85,7 @@ class Advection(AbstractProblem):
     time_window: Window = window_field((0.0, 2.0))
     train_window: Window = window_field((0.0, 1.0))
     extrapolation_windows: tuple[Window, ...] = windows_field(((1.0, 2.0),))
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("Advection", "c", self.c)
@@ -119,6 +123,7 @@ class Wave(AbstractProblem):
     time_window: Window = window_field((0.0, 1.0))
     train_window: Window = window_field((0.0, 0.5))
     extrapolation_windows: tuple[Window, ...] = windows_field(((0.5, 1.0),))
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("Wave", "c", self.c)
@@ -161,6 +166,7 @@ class KdV(AbstractProblem):
     time_window: Window = window_field((0.0, 4.0))
     train_window: Window = window_field((0.0, 2.0))
     extrapolation_windows: tuple[Window, ...] = windows_field(((2.0, 4.0),))
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("KdV", "c", self.c)
@@ -206,6 +212,7 @@ class NavierStokes2D(AbstractProblem):
     time_window: Window = window_field((0.0, 2.0))
     train_window: Window = window_field((0.0, 1.0))
     extrapolation_windows: tuple[Window, ...] = windows_field(((1.0, 2.0),))
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("NavierStokes2D", "nu", self.nu)
@@ -253,6 +260,7 @@ class Heat2D(AbstractProblem):
     time_window: Window = window_field((0.0, 1.0))
     train_window: Window = window_field((0.0, 0.5))
     extrapolation_windows: tuple[Window, ...] = windows_field(((0.5, 1.0),))
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("Heat2D", "kappa", self.kappa)
@@ -288,6 +296,7 @@ class Wave2D(AbstractProblem):
     time_window: Window = window_field((0.0, 1.0))
     train_window: Window = window_field((0.0, 0.5))
     extrapolation_windows: tuple[Window, ...] = windows_field(((0.5, 1.0),))
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("Wave2D", "c", self.c)

@@ -8,7 +8,7 @@ The solution is $u(t)\in\mathbb R^n$ and the residual $\dot u - f(u)$. The netwo
 from __future__ import annotations
 
 import functools
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -17,8 +17,10 @@ import numpy as np
 from ._derivatives import dt
 from ._problem import (
     AbstractProblem,
+    Box,
     NoBoundary,
     Window,
+    box_field,
     check_positive,
     window_field,
     windows_field,
@@ -83,6 +85,7 @@ class Lorenz(_ODEProblem):
     time_window: Window = window_field((0.0, 2.0))
     train_window: Window = window_field((0.0, 1.0))
     extrapolation_windows: tuple[Window, ...] = windows_field(((1.0, 2.0),))
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         for f in ("sigma", "rho", "beta"):
@@ -119,6 +122,7 @@ class SEIR(_ODEProblem):
     time_window: Window = window_field((0.0, 100.0))
     train_window: Window = window_field((0.0, 50.0))
     extrapolation_windows: tuple[Window, ...] = windows_field(((50.0, 100.0),))
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         for f in ("beta", "sigma", "gamma"):

@@ -6,7 +6,12 @@ validated on construction, plus the time windows a solver uses:
 - `time_window` $[t_0, t_1]$: where the reference is known;
 - `train_window` $[t_0, T]$: where collocation points are drawn (it must start at $t_0$, where the
   initial condition holds);
-- `extrapolation_windows`: later intervals on which a trained solution is scored but never trained.
+- `extrapolation_windows`: later intervals on which a trained solution is scored but never trained;
+- `train_box` (optional, spatial problems only): a sub-box $\Omega_{\text{train}}\subseteq\Omega$,
+  one `(lo, hi)` pair per spatial dimension, to which training is restricted (collocation, initial and
+  Koopman points, and the boundary faces it touches); the rest of the box,
+  $\Omega\setminus\Omega_{\text{train}}$, is held out and scored on the training window (spatial
+  extrapolation). `None` (the default) trains on the whole box.
 
 The residual is a pure function of the solution function $u(x, t)$,
 `problem.residual(u, x, t) -> (n_res,)`, evaluated at **one** point; derivatives come from
@@ -24,11 +29,13 @@ from typing import ClassVar, Optional
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int
+import numpy as np
+from jaxtyping import Array, Bool, Float, Int
 
 from ._derivatives import SolutionFn, dx
 
 Window = tuple[float, float]
+Box = tuple[tuple[float, float], ...]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -59,6 +66,28 @@ def windows_field(default: tuple[Window, ...]):
     return eqx.field(default=default, static=True, converter=_to_windows)
 
 
+def _to_box(value) -> Optional[Box]:
+    if value is None:
+        return None
+    try:
+        return tuple((float(lo), float(hi)) for lo, hi in value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "train_box must be None or a sequence of (lo, hi) pairs, one per spatial dimension "
+            f"(e.g. [[0.0, 0.5]] in 1-D), got {value!r}"
+        ) from None
+
+
+def box_field(default: Optional[Box] = None):
+    """An `eqx.field` for an optional spatial sub-box `((lo, hi), ...)` (static, converted to floats)."""
+    return eqx.field(default=default, static=True, converter=_to_box)
+
+
+def _touches(a: float, b: float, scale: float) -> bool:
+    # Bounds typed by hand (2*pi to 10 digits, say) count as the face within a relative 1e-9.
+    return abs(a - b) <= 1e-9 * scale
+
+
 def check_positive(owner: str, name: str, value, *, allow_zero: bool = False) -> None:
     """Raise a `ValueError` naming `owner.name` unless `value` is a finite number > 0 (or >= 0)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -77,7 +106,12 @@ class AbstractBoundary(eqx.Module):
 
     `residual(problem, u, x, t, dim, side)` is the vector that must vanish at the boundary point
     `x` lying on face `dim` (`side` 0: $x_{dim} = $ lower, 1: upper).
+
+    `pairs_faces` (class-level): whether the residual couples the two opposite faces of `dim` (as
+    periodicity does) rather than constraining one face alone.
     """
+
+    pairs_faces: ClassVar[bool] = False
 
     @abc.abstractmethod
     def residual(
@@ -110,8 +144,11 @@ class Periodic(AbstractBoundary):
     r"""Periodicity: $\partial_{x_i}^k u$ agrees on opposite faces for $k = 0, \dots,$ `derivatives`.
 
     The sampled point is moved to the lower and the upper face of dimension `dim`; `side` is ignored.
+    The condition pairs both faces (`pairs_faces = True`), so a training sub-box enforces it only along
+    the dimensions it spans in full.
     """
 
+    pairs_faces: ClassVar[bool] = True
     derivatives: int = eqx.field(default=1, static=True)
 
     def __check_init__(self):
@@ -159,6 +196,10 @@ class AbstractProblem(eqx.Module):
     relative error is measured on; e.g. velocity only for Navier-Stokes, whose pressure is defined up
     to a constant), `has_exact` and `kind` (`"parabolic"`, `"hyperbolic"`, `"dispersive"`, `"stiff"`,
     `"fluid"`, `"chaotic"`, `"ode"`).
+
+    Fields every concrete problem declares: `time_window`, `train_window`, `extrapolation_windows`
+    and `train_box` (default `None`; a `((lo, hi), ...)` sub-box of `lower`/`upper`, one pair per
+    spatial dimension, rejected for ODEs). All are checked here, on construction.
     """
 
     name: eqx.AbstractClassVar[str]
@@ -174,6 +215,7 @@ class AbstractProblem(eqx.Module):
     time_window: eqx.AbstractVar[Window]
     train_window: eqx.AbstractVar[Window]
     extrapolation_windows: eqx.AbstractVar[tuple[Window, ...]]
+    train_box: eqx.AbstractVar[Optional[Box]]
 
     def __check_init__(self):
         owner = type(self).__name__
@@ -195,6 +237,28 @@ class AbstractProblem(eqx.Module):
                 raise ValueError(
                     f"{owner}: extrapolation_windows must lie inside time_window={self.time_window}, got {w}"
                 )
+        self._check_train_box(owner)
+
+    def _check_train_box(self, owner: str) -> None:
+        box = self.train_box
+        if box is None:
+            return
+        d = self.spatial_dim
+        if d == 0:
+            raise ValueError(f"{owner}: train_box must be None for an ODE problem (no spatial dimension), got {box}")
+        if len(box) != d:
+            raise ValueError(
+                f"{owner}: train_box must hold one (lo, hi) pair per spatial dimension ({d}), "
+                f"got {len(box)} pair(s): {box}"
+            )
+        for i, ((lo, hi), a, b) in enumerate(zip(box, self.lower, self.upper)):
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+                raise ValueError(f"{owner}: train_box[{i}] must satisfy lo < hi, got {(lo, hi)}")
+            scale = b - a
+            if (lo < a and not _touches(lo, a, scale)) or (hi > b and not _touches(hi, b, scale)):
+                raise ValueError(
+                    f"{owner}: train_box[{i}]={(lo, hi)} must lie inside the box [{a!r}, {b!r}] of dimension {i}"
+                )
 
     # --- geometry ----------------------------------------------------------------------------------
 
@@ -210,6 +274,51 @@ class AbstractProblem(eqx.Module):
     @property
     def train_end(self) -> float:
         return self.train_window[1]
+
+    @property
+    def train_lower(self) -> tuple[float, ...]:
+        """Lower corner of the training region: `train_box`'s, or the box's when it is `None`."""
+        if self.train_box is None:
+            return tuple(self.lower)
+        return tuple(max(lo, a) for (lo, _), a in zip(self.train_box, self.lower))
+
+    @property
+    def train_upper(self) -> tuple[float, ...]:
+        """Upper corner of the training region: `train_box`'s, or the box's when it is `None`."""
+        if self.train_box is None:
+            return tuple(self.upper)
+        return tuple(min(hi, b) for (_, hi), b in zip(self.train_box, self.upper))
+
+    def train_faces(self) -> tuple[tuple[int, int], ...]:
+        r"""The faces `(dim, side)` of the box on which the boundary condition is trained.
+
+        Without a `train_box`: all $2d$ faces. With one: the faces of $\Omega$ that the train box
+        touches (`side` 0: lower, 1: upper), since a face the train box does not reach lies in the
+        held-out region. A condition that pairs opposite faces (`Periodic`) is kept along a dimension
+        only when the train box spans it in full: touching one face alone, the other face (where the
+        pairing evaluates the solution) is held out, and on the periodic domain that face is not a
+        boundary of the train box at all. An empty tuple drops the boundary term.
+        """
+        d = self.spatial_dim
+        if self.train_box is None:
+            return tuple((i, s) for i in range(d) for s in (0, 1))
+        faces = []
+        for i, ((lo, hi), a, b) in enumerate(zip(self.train_box, self.lower, self.upper)):
+            touch = (_touches(lo, a, b - a), _touches(hi, b, b - a))
+            if self.boundary.pairs_faces:
+                touch = (touch[0] and touch[1],) * 2
+            faces.extend((i, s) for s in (0, 1) if touch[s])
+        return tuple(faces)
+
+    def in_train_box(self, xs: Float[np.ndarray, "n d"]) -> Bool[np.ndarray, " n"]:
+        """Boolean mask `(n,)` of the points of `xs` inside the closed `train_box` (all `True` when it is
+        `None`); numpy in, numpy out (for evaluation grids)."""
+        xs = np.asarray(xs)
+        if self.train_box is None:
+            return np.ones(xs.shape[0], bool)
+        lo = np.asarray(self.train_lower, xs.dtype)
+        hi = np.asarray(self.train_upper, xs.dtype)
+        return np.all((xs >= lo) & (xs <= hi), axis=-1)
 
     # --- the equation --------------------------------------------------------------------------------
 

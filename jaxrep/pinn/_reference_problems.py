@@ -10,7 +10,7 @@ first use and cached (in memory here, on disk by the solvers).
 from __future__ import annotations
 
 import functools
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 import jax
 import jax.numpy as jnp
@@ -19,9 +19,11 @@ from ._cole_hopf import BURGERS_NU, BURGERS_T_DOMAIN, BURGERS_X_DOMAIN, ColeHopf
 from ._derivatives import dt, dx, laplacian
 from ._problem import (
     AbstractProblem,
+    Box,
     Dirichlet,
     Periodic,
     Window,
+    box_field,
     check_positive,
     window_field,
     windows_field,
@@ -87,6 +89,7 @@ class Burgers(AbstractProblem):
     time_window: Window = window_field(_half(BURGERS_T_DOMAIN)[0])
     train_window: Window = window_field(_half(BURGERS_T_DOMAIN)[1])
     extrapolation_windows: tuple[Window, ...] = windows_field(_half(BURGERS_T_DOMAIN)[2])
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("Burgers", "nu", self.nu)
@@ -124,6 +127,7 @@ class AllenCahn(_GridReferenced):
     time_window: Window = window_field(_half(ALLEN_CAHN["t_domain"])[0])
     train_window: Window = window_field(_half(ALLEN_CAHN["t_domain"])[1])
     extrapolation_windows: tuple[Window, ...] = windows_field(_half(ALLEN_CAHN["t_domain"])[2])
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("AllenCahn", "d", self.d)
@@ -160,6 +164,7 @@ class Schrodinger(_GridReferenced):
     time_window: Window = window_field(_half(SCHRODINGER["t_domain"])[0])
     train_window: Window = window_field(_half(SCHRODINGER["t_domain"])[1])
     extrapolation_windows: tuple[Window, ...] = windows_field(_half(SCHRODINGER["t_domain"])[2])
+    train_box: Optional[Box] = box_field()
 
     def residual(self, u, x, t):
         w = u(x, t)
@@ -198,6 +203,7 @@ class KuramotoSivashinsky(_GridReferenced):
     time_window: Window = window_field(_half(KURAMOTO_SIVASHINSKY["t_domain"])[0])
     train_window: Window = window_field(_half(KURAMOTO_SIVASHINSKY["t_domain"])[1])
     extrapolation_windows: tuple[Window, ...] = windows_field(_half(KURAMOTO_SIVASHINSKY["t_domain"])[2])
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         for f in ("alpha", "beta", "gamma"):
@@ -235,6 +241,7 @@ class CahnHilliard(_GridReferenced):
     time_window: Window = window_field(_half(CAHN_HILLIARD["t_domain"])[0])
     train_window: Window = window_field(_half(CAHN_HILLIARD["t_domain"])[1])
     extrapolation_windows: tuple[Window, ...] = windows_field(_half(CAHN_HILLIARD["t_domain"])[2])
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("CahnHilliard", "gamma1", self.gamma1)
@@ -275,6 +282,7 @@ class FisherKPP(_GridReferenced):
     time_window: Window = window_field(_half(FISHER_KPP["t_domain"])[0])
     train_window: Window = window_field(_half(FISHER_KPP["t_domain"])[1])
     extrapolation_windows: tuple[Window, ...] = windows_field(_half(FISHER_KPP["t_domain"])[2])
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("FisherKPP", "D", self.D)
@@ -311,6 +319,7 @@ class Burgers2D(_GridReferenced):
     time_window: Window = window_field(_half(BURGERS_2D["t_domain"])[0])
     train_window: Window = window_field(_half(BURGERS_2D["t_domain"])[1])
     extrapolation_windows: tuple[Window, ...] = windows_field(_half(BURGERS_2D["t_domain"])[2])
+    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("Burgers2D", "nu", self.nu)

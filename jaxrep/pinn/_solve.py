@@ -114,10 +114,19 @@ def evaluate(model: PINNModel, problem: AbstractProblem, cfg: SolveConfig) -> di
     **Returns:** a dict with `xs (n_x, d)`, `grid_shape`, and `windows`: a list (training window
     first) of dicts with `window`, `ts (n_t,)`, `reference`, `network` and, for Koopman models,
     `koopman` (each `(n_t, n_x, n_out)` numpy arrays), and `residual_mse`.
+
+    With a `problem.train_box`, the dict also holds `train_box` and `train_box_mask (n_x,)` (grid points
+    inside the closed train box), and the training-window entry `residual_mse_train_box` and, when the
+    held-out region holds grid points, `residual_mse_space_extrapolation`: the residual on the grid
+    points inside / outside the train box.
     """
     xs, shape = spatial_grid(problem, cfg.eval.n_x, cfg.eval.n_x_2d)
     xs_j = jnp.asarray(xs)
     out = {"xs": xs, "grid_shape": shape, "windows": []}
+    mask = None
+    if problem.train_box is not None:
+        mask = problem.in_train_box(xs)
+        out.update(train_box=problem.train_box, train_box_mask=mask)
     for w in (problem.train_window, *problem.extrapolation_windows):
         ts = np.linspace(w[0], w[1], cfg.eval.n_t, dtype=np.float32)
         ts_j = jnp.asarray(ts)
@@ -130,6 +139,10 @@ def evaluate(model: PINNModel, problem: AbstractProblem, cfg: SolveConfig) -> di
         }
         if model.has_koopman:
             entry["koopman"] = np.asarray(_koopman_grid(model, xs_j, ts_j, problem.train_end))
+        if mask is not None and not out["windows"]:  # training window: split space at the train box
+            entry["residual_mse_train_box"] = float(_residual_grid(model, problem, xs_j[mask], ts_j))
+            if not mask.all():
+                entry["residual_mse_space_extrapolation"] = float(_residual_grid(model, problem, xs_j[~mask], ts_j))
         out["windows"].append(entry)
     return out
 
@@ -140,13 +153,29 @@ def _components(problem, a):
 
 
 def compute_metrics(model: PINNModel, problem: AbstractProblem, evaluation: dict, history: dict) -> dict:
-    """The summary metrics of issue 5 from an `evaluate` result (JSON-serialisable floats/lists)."""
+    """The summary metrics of issue 5 from an `evaluate` result (JSON-serialisable floats/lists).
+
+    `rel_l2_*` / `residual_mse_*` for the training window and the extrapolation windows are over the
+    whole spatial box. With a `train_box` (spatial extrapolation), on the training window:
+    `rel_l2_train_box` / `residual_mse_train_box` over the grid points inside the train box and
+    `rel_l2_space_extrapolation` / `residual_mse_space_extrapolation` over the held-out rest of the box
+    (omitted if no grid point is held out).
+    """
     wins = evaluation["windows"]
     rel = lambda e, k: float(relative_l2(_components(problem, e[k]), _components(problem, e["reference"])))
     m: dict[str, Any] = {
         "rel_l2_train_window": rel(wins[0], "network"),
         "residual_mse_train_window": wins[0]["residual_mse"],
     }
+    mask = evaluation.get("train_box_mask")
+    if mask is not None:
+        w = wins[0]
+        on = lambda sel: {k: w[k][:, sel] for k in ("network", "reference")}
+        m["rel_l2_train_box"] = rel(on(mask), "network")
+        m["residual_mse_train_box"] = w["residual_mse_train_box"]
+        if not mask.all():
+            m["rel_l2_space_extrapolation"] = rel(on(~mask), "network")
+            m["residual_mse_space_extrapolation"] = w["residual_mse_space_extrapolation"]
     extra = wins[1:]
     if extra:
         m["rel_l2_extrapolation"] = rel(extra[0], "network")
@@ -258,6 +287,10 @@ def solve(
     - `progress`: show the trainer's progress bar.
 
     **Returns:** a `PINNSolution` with `.predict(x, t, mode=...)`, `.metrics` and `.evaluation`.
+
+    Training sees only `problem.train_window` and, if the problem has a `train_box`, only that part of
+    space; the metrics then also score the held-out part of space (`rel_l2_space_extrapolation`, see
+    `compute_metrics`).
 
     **References:** Raissi, Perdikaris & Karniadakis, "Physics-informed neural networks", J. Comput.
     Phys. 378 (2019); the SPIKE paper (see `shared/seeds/paper-abstracts.txt`).

@@ -77,7 +77,8 @@ def get(name: str, **params) -> AbstractProblem:
     **Arguments:**
 
     - `name`: one of [`names()`][jaxrep.pinn.problems.names].
-    - `**params`: fields of that problem class (e.g. `nu=0.01`, `train_window=(0, 0.4)`).
+    - `**params`: fields of that problem class (e.g. `nu=0.01`, `train_window=(0, 0.4)`, or
+      `train_box=[(0.0, 0.75)]`: train on that spatial sub-box only, one `(lo, hi)` per dimension).
 
     **Returns:** an `AbstractProblem`.
 

@@ -17,11 +17,32 @@ def _train_end(evaluation):
     return evaluation["windows"][0]["window"][1]
 
 
+def _draw_train_box(ax, evaluation, *, space_time: bool, color: str) -> None:
+    """Outline the spatial training box (if the problem has one): on an x-t heatmap the rectangle
+    train box x training window, on a 2-D field the box itself."""
+    box = evaluation.get("train_box")
+    if box is None:
+        return
+    from matplotlib.patches import Rectangle
+
+    if space_time:
+        t0, t1 = evaluation["windows"][0]["window"]
+        (lo, hi), = box
+        corner, width, height = (t0, lo), t1 - t0, hi - lo
+    else:
+        (x0, x1), (y0, y1) = box
+        corner, width, height = (x0, y0), x1 - x0, y1 - y0
+    ax.add_patch(Rectangle(corner, width, height, fill=False, edgecolor=color, ls="-.", lw=1.2,
+                           label="train box"))
+
+
 def pinn_solution(evaluation, *, component: int = 0, mode: str = "network", names=None, title: str = ""):
     """Reference, prediction and absolute error of one output component.
 
-    1-D problems: $x$-$t$ heatmaps with the end of the training window drawn as a dashed line.
-    2-D problems: the fields at the last evaluated time. ODEs: every component against time.
+    1-D problems: $x$-$t$ heatmaps with the end of the training window drawn as a dashed line and,
+    when the problem has a spatial `train_box`, the training region (train box x training window)
+    outlined dash-dotted. 2-D problems: the fields at the last evaluated time, with the train box
+    outlined. ODEs: every component against time.
 
     **Arguments:**
 
@@ -68,6 +89,7 @@ def pinn_solution(evaluation, *, component: int = 0, mode: str = "network", name
             im = ax.imshow(img.T, origin="lower", aspect="auto", extent=extent, cmap=cmap,
                            vmin=lims[0], vmax=lims[1])
             ax.axvline(t_end, color="k" if cmap == "RdBu_r" else "w", ls="--", lw=1)
+            _draw_train_box(ax, evaluation, space_time=True, color="k" if cmap == "RdBu_r" else "w")
             ax.set_title(f"{label}: {names[component]}")
             ax.set_xlabel("t")
             ax.set_ylabel("x")
@@ -82,6 +104,7 @@ def pinn_solution(evaluation, *, component: int = 0, mode: str = "network", name
         ):
             extent = [xs[0, 0], xs[-1, 0], xs[0, 1], xs[-1, 1]]
             im = ax.imshow(grid(img), origin="lower", extent=extent, cmap=cmap)
+            _draw_train_box(ax, evaluation, space_time=False, color="k" if cmap == "RdBu_r" else "w")
             ax.set_title(f"{label}: {names[component]} at t={ts[last]:.3g}")
             ax.set_xlabel("x")
             ax.set_ylabel("y")
@@ -93,7 +116,8 @@ def pinn_solution(evaluation, *, component: int = 0, mode: str = "network", name
 
 def pinn_error_vs_time(evaluation, *, components=None, title: str = ""):
     r"""Relative $L^2$ error over space at every evaluated time, network and (if present) Koopman
-    rollout, with the end of the training window marked.
+    rollout, with the end of the training window marked. With a spatial `train_box`, the network's
+    error over the held-out part of space is drawn too (dotted).
 
     **Returns:** a matplotlib `Figure`.
     """
@@ -107,6 +131,13 @@ def pinn_error_vs_time(evaluation, *, components=None, title: str = ""):
         _, pred = _stack_windows(evaluation, mode)
         num = np.linalg.norm((sel(pred) - sel(ref)).reshape(len(ts), -1), axis=1)
         ax.semilogy(ts, num / np.maximum(denom, 1e-12), label=mode)
+    mask = evaluation.get("train_box_mask")
+    if mask is not None and not mask.all():
+        _, pred = _stack_windows(evaluation, "network")
+        out = lambda a: sel(a)[:, ~mask].reshape(len(ts), -1)
+        num = np.linalg.norm(out(pred) - out(ref), axis=1)
+        ax.semilogy(ts, num / np.maximum(np.linalg.norm(out(ref), axis=1), 1e-12), ":",
+                    label="network, held-out space")
     ax.axvline(_train_end(evaluation), color="gray", ls="--", label="end of training window")
     ax.set_xlabel("t")
     ax.set_ylabel("relative L2 error")
