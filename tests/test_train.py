@@ -214,6 +214,33 @@ def test_second_fit_call_does_not_retrace(getkey):
     assert len(traces) == n
 
 
+@pytest.mark.parametrize("iterable", [False, True])
+def test_fit_releases_its_loss_and_compiled_program(getkey, iterable):
+    # A sweep in one process builds a fresh loss closure per run. Nothing may keep it (and the compiled
+    # program traced from it) alive once `fit` returns and the caller drops it: otherwise every run pins
+    # its executable and a long sweep runs out of memory mappings ("Unable to allocate section memory").
+    import gc
+    import weakref
+
+    X, Y = _linear_problem(getkey(), 16)
+    refs = []
+    for i in range(2):
+        scale = float(i + 1)
+
+        def loss(m, batch, key):
+            l, aux = _mse(m, batch, key)
+            return scale * l, aux
+
+        data = jaxrep.train.minibatches((X, Y), 8) if iterable else (lambda k, s: (X, Y))
+        model = jaxrep.nn.MLP(3, 1, 4, 1, key=getkey())
+        jaxrep.train.fit(model, loss, data, optax.adam(1e-2), steps=2, key=getkey(), steps_per_call=2,
+                         progress=False)
+        refs.append(weakref.ref(loss))
+        del loss, data
+    gc.collect()
+    assert [r() for r in refs] == [None, None]
+
+
 def test_fit_accepts_model_committed_to_one_device(tmp_path):
     code = (
         "import os; os.environ['XLA_FLAGS']='--xla_force_host_platform_device_count=2'\n"

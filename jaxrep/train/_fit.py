@@ -6,6 +6,9 @@ import json
 import math
 import pathlib
 import time
+import types
+import warnings
+import weakref
 from typing import Any, Callable, Iterable, Optional, Union
 
 import equinox as eqx
@@ -45,10 +48,19 @@ def _tree_where(pred, new, old):
     return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), new, old)
 
 
-def _make_chunk(loss_fn, optimizer, sampler: Optional[Sampler], mesh, data_axis):
-    """Build the jitted function that advances the state by `n` steps with `lax.scan`."""
+def _make_chunk(get_loss, get_optimizer, get_sampler, mesh, data_axis):
+    """Build the compiled function that advances the state by `n` steps with `lax.scan`.
+
+    The loss, optimiser and sampler are reached through the getters (weak references where possible,
+    see `_get_chunk`), looked up while tracing, which only happens inside `fit` while the caller holds
+    them. A plain `jax.jit` of a closure made here is used, not `eqx.filter_jit`: JAX's tracing caches
+    key weakly on the jitted function, so everything this chunk compiled is freed with it. (With
+    `eqx.filter_jit` the function itself is part of the static argument, which JAX's caches hold
+    strongly, so the closure, the loss it calls and its executables were never freed.)
+    """
 
     def one_step(state: TrainState, batch):
+        loss_fn, optimizer, sampler = get_loss(), get_optimizer(), get_sampler()
         key, data_key, step_key = jr.split(state.key, 3)
         if sampler is not None:
             batch = sampler(data_key, state.step)
@@ -63,9 +75,8 @@ def _make_chunk(loss_fn, optimizer, sampler: Optional[Sampler], mesh, data_axis)
         metrics = {"loss": loss, **aux}
         return TrainState(model, opt_state, state.step + 1, key), metrics
 
-    @eqx.filter_jit(donate="all-except-first")
-    def chunk(state: TrainState, batches, n: int):
-        dynamic, static = eqx.partition(state, eqx.is_array)
+    def scan(dynamic, static, batches, n: int):
+        static = jax.tree_util.tree_unflatten(static[1], static[0])
 
         def body(carry, batch):
             dyn, ok = carry
@@ -78,27 +89,82 @@ def _make_chunk(loss_fn, optimizer, sampler: Optional[Sampler], mesh, data_axis)
             return (dyn, ok_after), metrics
 
         (dynamic, ok), metrics = jax.lax.scan(body, (dynamic, jnp.array(True)), batches, length=n)
+        return dynamic, metrics, ok
+
+    # As before (`filter_jit(donate="all-except-first")`): the batches are donated, the state is not.
+    jitted = jax.jit(scan, static_argnums=(1, 3), donate_argnums=(2,))
+
+    def chunk(state: TrainState, batches, n: int):
+        dynamic, static = eqx.partition(state, eqx.is_array)
+        leaves, treedef = jax.tree_util.tree_flatten(static)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
+            dynamic, metrics, ok = jitted(dynamic, (tuple(leaves), treedef), batches, n)
         return eqx.combine(dynamic, static), metrics, ok
 
     return chunk
 
 
+# (loss, optimizer, sampler, mesh, data_axis) -> (chunk, weak references that drop the entry). An entry
+# holds its callables weakly where it can (functions, bound methods, most objects): it dies with the
+# first of them, e.g. with the loss closure of one run of a sweep, and its compiled programs with it.
+# What cannot be referenced weakly (an optax `GradientTransformation` is a NamedTuple, `None`, a mesh) is
+# held; the size bound covers one loss trained with many optimisers.
 _CHUNK_CACHE: dict = {}
+_CHUNK_CACHE_SIZE = 8
+
+
+def _strong(obj):
+    return lambda: obj
+
+
+def _weak(obj, callback):
+    """`(cache-key part, getter, weak references)` for `obj`: identity and a weak reference when it
+    can be referenced weakly, else `obj` itself (compared by equality) and a strong getter."""
+    if obj is None:
+        return None, _strong(None), ()
+    if isinstance(obj, types.MethodType):  # a new bound-method object at every attribute access
+        try:
+            self_ref, func_ref = weakref.ref(obj.__self__, callback), weakref.ref(obj.__func__, callback)
+        except TypeError:
+            return obj, _strong(obj), ()
+        get = lambda: types.MethodType(func_ref(), self_ref())
+        return ("method", id(obj.__self__), id(obj.__func__)), get, (self_ref, func_ref)
+    try:
+        ref = weakref.ref(obj, callback)
+    except TypeError:
+        return obj, _strong(obj), ()
+    return ("id", id(obj)), ref, (ref,)
 
 
 def _get_chunk(loss_fn, optimizer, sampler, mesh, data_axis):
     """The compiled chunk function for these callables, reused across `fit` calls (no recompilation
-    when the same loss, optimiser and sampler objects are trained again, e.g. on resume or in sweeps)."""
+    when the same loss, optimiser and sampler objects are trained again, e.g. on resume or in sweeps),
+    and freed, with its compiled programs, when one of them is garbage collected.
+
+    A key part holding the id of an object is only ever looked up while the object is alive: the weak
+    reference's callback removes the entry when it dies, before its id can be reused."""
+    box = []  # the key, once known; the callbacks must not hold the entry itself
+
+    def drop(_ref):
+        if box:
+            _CHUNK_CACHE.pop(box[0], None)
+
+    parts = [_weak(obj, drop) for obj in (loss_fn, optimizer, sampler)]
+    key = (*(p[0] for p in parts), mesh, data_axis)
     try:
-        key = (loss_fn, optimizer, sampler, mesh, data_axis)
         hash(key)
     except TypeError:
-        return _make_chunk(loss_fn, optimizer, sampler, mesh, data_axis)
-    if key not in _CHUNK_CACHE:
-        if len(_CHUNK_CACHE) >= 32:
+        return _make_chunk(_strong(loss_fn), _strong(optimizer), _strong(sampler), mesh, data_axis)
+    entry = _CHUNK_CACHE.pop(key, None)
+    if entry is None:
+        chunk = _make_chunk(*(p[1] for p in parts), mesh, data_axis)
+        entry = (chunk, tuple(r for p in parts for r in p[2]))
+        box.append(key)
+        while len(_CHUNK_CACHE) >= _CHUNK_CACHE_SIZE:
             _CHUNK_CACHE.pop(next(iter(_CHUNK_CACHE)))
-        _CHUNK_CACHE[key] = _make_chunk(loss_fn, optimizer, sampler, mesh, data_axis)
-    return _CHUNK_CACHE[key]
+    _CHUNK_CACHE[key] = entry  # most recently used last
+    return entry[0]
 
 
 def _stack(batches):
@@ -154,6 +220,10 @@ def fit(
     - `progress`: show a tqdm bar with the loss and steps/s.
     - `metrics_path`: JSON-lines file receiving one row of metrics every `log_every` steps.
     - `callback`: `callback(step, model, metrics)` called on the host after each compiled call.
+
+    The compiled step is kept for the next call with the same `loss_fn`, `optimizer` and `data` sampler
+    objects (no recompilation) and freed, with its compiled programs, once one of them is garbage
+    collected, so a sweep that builds a fresh loss per run in one process does not accumulate them.
 
     **Returns:** `(model, history)` where `history` maps `"step"`, `"loss"`, each aux metric and
     `"time"` (seconds since this call started) to numpy arrays, one entry every `log_every` steps.
