@@ -1,5 +1,10 @@
 """KANLayer / KAN: formula, transforms, initialisation, grid update/extension, regularisation, pruning."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -159,6 +164,68 @@ def test_update_grid_on_range_normalised_legendre(x64, getkey):
     new = jr.nn.update_grid(layer, x)
     np.testing.assert_allclose(new.basis.norm.lo, x.min(0))
     np.testing.assert_allclose(batched(new, x), batched(layer, x), rtol=1e-8, atol=1e-8)
+
+
+# Runs in a subprocess with two virtual CPU devices, pinned to one core so that the device count reaches
+# the size of XLA:CPU's intra-op thread pool on any machine: there a refit run as a two-device program
+# can deadlock (both pool threads block in the batched LAPACK kernel of `lstsq`, see jaxrep/nn/_grid.py).
+_REPLICATED_REFIT = textwrap.dedent("""
+    import os
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+    import jax.random as jrandom
+    import numpy as np
+    import optax
+    import jaxrep as jr
+
+    jax.config.update("jax_enable_x64", True)
+    mesh = jr.train.make_mesh()
+    assert mesh.size == 2, jax.devices()
+    kx, km, kf = jrandom.split(jrandom.key(0), 3)
+    X = jrandom.uniform(kx, (64, 2), minval=-1, maxval=1, dtype=jnp.float64)
+    y = jnp.sin(3 * X[:, :1]) * X[:, 1:]
+
+    def mse(model, batch, key):
+        return jnp.mean((jax.vmap(model)(batch[0]) - batch[1]) ** 2), {}
+
+    # A wide grid range keeps hidden activations inside the spline grids, where refinement is exact.
+    kan = jr.nn.KAN([2, 5, 1], "bspline", grid_size=3, grid_range=(-6.0, 6.0), key=km)
+    kan, _ = jr.train.fit(kan, mse, lambda key, step: (X, y), optax.adam(1e-2), steps=2, key=kf,
+                          mesh=mesh, progress=False)
+    replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    arrays = lambda tree: jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_array))
+    assert all(a.sharding == replicated for a in arrays(kan))
+    f = eqx.filter_jit(lambda m, x: jax.vmap(m)(x))
+
+    # The deadlock is a race (each device's program must reach the solve before the other's sub-tasks
+    # run): a few dozen calls of ~20 ms make it near certain.
+    for _ in range(40):
+        finer = jr.nn.refine_grid(kan, X, 6)
+    assert finer.layers[1].basis.grid_size == 6
+    assert all(a.sharding == replicated for a in arrays(finer))  # placed like the input
+    np.testing.assert_allclose(f(finer, X), f(kan, X), atol=1e-9)  # the same function
+    # The data sharded over the mesh, as `fit` shards batches (the edges are cubics on the data: exact).
+    adapted = jr.nn.update_grid(kan, jr.train.shard_batch(X, mesh))
+    assert all(a.sharding == replicated for a in arrays(adapted))
+    np.testing.assert_allclose(f(adapted, X), f(kan, X), atol=1e-9)
+    h = f(kan.layers[0], X)
+    layer = jr.nn.refit_layer(kan.layers[1], kan.layers[1].basis.refine(6, h), h)
+    assert all(a.sharding == replicated for a in arrays(layer))
+    np.testing.assert_allclose(f(layer, h), f(kan.layers[1], h), atol=1e-9)
+    print("ok")
+""")
+
+
+def test_grid_refits_of_a_model_replicated_over_two_devices():
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env.update(JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    # A regression hangs: the timeout turns it into a failure.
+    out = subprocess.run([sys.executable, "-c", _REPLICATED_REFIT], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0 and out.stdout.split() == ["ok"], out.stderr[-3000:]
 
 
 def test_regularization_closed_form(getkey):

@@ -9,6 +9,13 @@ a linear least-squares problem with the design matrix $B'(x_i)\in\mathbb R^{N\ti
 right-hand side per output $j$ (minimum-norm solution, so basis functions without data get zero
 coefficients). The SiLU path and the bias are unchanged. Layers are processed front to back and each
 layer is refitted on the inputs produced by the already-updated layers before it.
+
+Placement: a model replicated over several devices (as `jr.train.fit(..., mesh=...)` returns it) is
+refitted on one of them and returned replicated with the same sharding; an `x` spread over several
+devices is gathered onto the model's device. The refit never runs as a multi-device program: on
+XLA:CPU (jaxlib 0.10) the batched LAPACK kernel behind `lstsq` blocks each device's executor thread
+while it waits for sub-tasks queued on the same intra-op thread pool, so with as many devices as pool
+threads (two virtual CPU devices on a two-core machine) every thread waits and the program never ends.
 """
 
 from __future__ import annotations
@@ -38,13 +45,19 @@ def refit_layer(
     - `new_basis`: the replacement basis (same `in_features`).
     - `x`: a batch of layer inputs, shape `(N, in_features)`.
 
-    **Returns:** a `KANLayer` with `new_basis` and coefficients of shape `(in, new_basis.num_basis, out)`.
+    **Returns:** a `KANLayer` with `new_basis` and coefficients of shape `(in, new_basis.num_basis, out)`,
+    replicated like `layer` if `layer` is replicated over several devices.
     """
     x = _check_batch(x, layer.in_features)
     if new_basis.in_features != layer.in_features:
         raise ValueError(
             f"new_basis has in_features={new_basis.in_features}, layer has {layer.in_features}"
         )
+    (layer, new_basis, x), restore = _to_one_device((layer, new_basis, x))
+    return restore(_refit_layer(layer, new_basis, x))
+
+
+def _refit_layer(layer, new_basis, x):
     coeffs = _refit_coeffs(layer, new_basis, x.astype(layer.coeffs.dtype))
     return eqx.tree_at(lambda l: (l.basis, l.coeffs), layer, (new_basis, coeffs))
 
@@ -68,6 +81,33 @@ def _batched(module, x):
     return jax.vmap(module)(x)
 
 
+def _is_concrete(a) -> bool:
+    return isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer)
+
+
+def _to_one_device(tree):
+    """Move the arrays of `tree = (model, ..., x)` onto one device if any spans several; also return
+    `restore`, which places a result with the model's sharding if that replicates it over several
+    devices (and is the identity otherwise). The module docstring says why the refit needs this."""
+    arrays = [a for a in jax.tree_util.tree_leaves(tree) if _is_concrete(a)]
+    if all(len(a.sharding.device_set) == 1 for a in arrays):
+        return tree, lambda result: result
+    model = [a for a in jax.tree_util.tree_leaves(tree[0]) if _is_concrete(a)]
+    shardings = {a.sharding for a in model}
+    restore = lambda result: result
+    if len(shardings) == 1:
+        (sharding,) = shardings
+        if len(sharding.device_set) > 1 and sharding.is_fully_replicated:
+            restore = lambda result: _place(result, sharding)
+    # The model's first device (the data's when the model has no arrays).
+    device = min((model or arrays)[0].sharding.addressable_devices, key=lambda d: d.id)
+    return _place(tree, jax.sharding.SingleDeviceSharding(device)), restore
+
+
+def _place(tree, sharding):
+    return jax.tree_util.tree_map(lambda a: jax.device_put(a, sharding) if _is_concrete(a) else a, tree)
+
+
 def _check_batch(x, in_features: int) -> Array:
     x = jnp.asarray(x)
     if x.ndim != 2 or x.shape[1] != in_features:
@@ -80,16 +120,19 @@ def _check_batch(x, in_features: int) -> Array:
 
 def _map_layers(model, x, make_basis):
     if isinstance(model, KANLayer):
-        return refit_layer(model, make_basis(model.basis, _check_batch(x, model.in_features)), x)
+        x = _check_batch(x, model.in_features)
+        (model, x), restore = _to_one_device((model, x))
+        return restore(_refit_layer(model, make_basis(model.basis, x), x))
     if not isinstance(model, KAN):
         raise TypeError(f"expected a jr.nn.KAN or jr.nn.KANLayer, got {type(model).__name__}")
     h = _check_batch(x, model.in_size)
+    (model, h), restore = _to_one_device((model, h))
     new_layers = []
     for layer in model.layers:
-        new = refit_layer(layer, make_basis(layer.basis, h), h)
+        new = _refit_layer(layer, make_basis(layer.basis, h), h)
         new_layers.append(new)
         h = _batched(new, h)
-    return eqx.tree_at(lambda m: m.layers, model, tuple(new_layers))
+    return restore(eqx.tree_at(lambda m: m.layers, model, tuple(new_layers)))
 
 
 def update_grid(model: _M, x: Float[Array, "batch in_size"], grid_eps: float = 0.02) -> _M:
