@@ -253,11 +253,6 @@ KAN = [
         def rmse(model, x, y):
             return float(_rmse(model, x, y))
 
-        def on_one_device(model):
-            """Gather a model replicated over the mesh back to the host default device (uncommitted)."""
-            arrays, static = eqx.partition(model, eqx.is_array)
-            return eqx.combine(jax.tree_util.tree_map(lambda a: jnp.asarray(np.asarray(a)), arrays), static)
-
         kan = jr.nn.KAN([2, 5, 1], basis="bspline", grid_size=GRIDS[0], order=3, key=k_model)
         curves, rows = [], []
         for stage, grid in enumerate(GRIDS):
@@ -269,7 +264,6 @@ KAN = [
             kan, history = jr.train.fit(kan, mse, lambda key, step: (X, y), optimizer, steps=STEPS_PER_GRID,
                                         key=jrandom.fold_in(k_fit, stage), mesh=mesh, steps_per_call=50,
                                         log_every=10, progress=not SMOKE)
-            kan = on_one_device(kan)  # the grid refit (small least-squares solves) runs on one device
             curves.append((stage * STEPS_PER_GRID + history["step"], np.sqrt(history["loss"])))
             n_params = sum(a.size for a in jax.tree_util.tree_leaves(eqx.filter(kan, eqx.is_inexact_array)))
             rows.append((grid, n_params, rmse(kan, X, y), rmse(kan, X_test, y_test)))
