@@ -26,6 +26,13 @@ def _cpu_env():
     return env
 
 
+def _run_snippet(code: str, n_devices: int):
+    """Run `code` in a fresh interpreter with `n_devices` virtual CPU devices."""
+    env = _cpu_env()
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={n_devices}"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
 def _run(*args, check=True):
     env = _cpu_env()
     proc = subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
@@ -104,14 +111,12 @@ def test_sharded_matches_single_device(tmp_path):
 
 def test_sharded_batch_is_distributed():
     code = (
-        "import os; os.environ['XLA_FLAGS']='--xla_force_host_platform_device_count=4'\n"
         "import jax.numpy as jnp, jaxrep\n"
         "mesh = jaxrep.train.make_mesh()\n"
         "x = jaxrep.train.shard_batch(jnp.ones((8, 3)), mesh)\n"
         "print(len(x.sharding.device_set), x.addressable_shards[0].data.shape)\n"
     )
-    env = _cpu_env()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    out = _run_snippet(code, n_devices=4)
     assert out.stdout.split() == ["4", "(2,", "3)"], out.stderr[-2000:]
 
 
@@ -243,7 +248,6 @@ def test_fit_releases_its_loss_and_compiled_program(getkey, iterable):
 
 def test_fit_accepts_model_committed_to_one_device(tmp_path):
     code = (
-        "import os; os.environ['XLA_FLAGS']='--xla_force_host_platform_device_count=2'\n"
         "import jax, jax.numpy as jnp, jax.random as jr, optax, jaxrep\n"
         "m = jax.device_put(jaxrep.nn.MLP(2, 1, 4, 1, key=jr.PRNGKey(0)), jax.devices()[1])\n"
         "X = jnp.ones((8, 2))\n"
@@ -252,6 +256,5 @@ def test_fit_accepts_model_committed_to_one_device(tmp_path):
         "                        mesh=jaxrep.train.make_mesh(), progress=False)\n"
         "print('ok', len(h['loss']))\n"
     )
-    env = _cpu_env()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    out = _run_snippet(code, n_devices=2)
     assert out.stdout.split() == ["ok", "2"], out.stderr[-2000:]
