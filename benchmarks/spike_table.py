@@ -22,9 +22,6 @@ import argparse
 import json
 import pathlib
 import platform
-import subprocess
-import sys
-import tempfile
 import time
 
 import jax
@@ -95,11 +92,6 @@ def markdown(results: dict) -> str:
     return "\n".join(rows)
 
 
-def _child_cmd(args, problem: str, out: str) -> list:
-    return [sys.executable, __file__, "--budget", args.budget, "--seeds", str(args.seeds), "--problems", problem,
-            "--methods", *args.methods, "--out", out, "--in-process"]
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", choices=list(BUDGETS), default="small")
@@ -109,9 +101,6 @@ def main():
     ap.add_argument("--out", default=None, help="write the raw results as JSON here (after every cell)")
     ap.add_argument("--resume", action="store_true",
                     help="keep the cells already in --out that have all seeds, run the rest")
-    ap.add_argument("--in-process", action="store_true",
-                    help="run every problem in this process (default: one fresh process per problem, so that "
-                         "the compiled programs of ~150 trainings never pile up in one process)")
     args = ap.parse_args()
     if args.resume and not args.out:
         ap.error("--resume needs --out")
@@ -121,42 +110,21 @@ def main():
     if args.resume and pathlib.Path(args.out).exists():
         done = json.loads(pathlib.Path(args.out).read_text())
         results = {tuple(k.split("/")): v for k, v in done.items() if len(v) >= args.seeds}
-
-    def save():
-        if args.out:
-            pathlib.Path(args.out).write_text(json.dumps({f"{p}/{m}": v for (p, m), v in results.items()}, indent=1))
-
     for problem in args.problems:
-        methods = [m for m in args.methods if (problem, m) not in results]
-        if not methods:
-            continue
-        if not args.in_process:
-            with tempfile.TemporaryDirectory() as tmp:
-                out = str(pathlib.Path(tmp) / "cells.json")
-                sub = argparse.Namespace(**{**vars(args), "methods": methods})
-                proc = subprocess.run(_child_cmd(sub, problem, out), stdout=subprocess.PIPE, text=True)
-                print("".join(l for l in proc.stdout.splitlines(True) if not l.startswith("#")), end="", flush=True)
-                if pathlib.Path(out).exists():
-                    results.update({tuple(k.split("/")): v for k, v in json.loads(pathlib.Path(out).read_text()).items()})
-                save()
-                if proc.returncode != 0:
-                    sys.exit(f"{problem}: the child process failed (exit {proc.returncode}); rerun with --resume")
-            continue
-        for method in methods:
+        for method in args.methods:
+            if (problem, method) in results:
+                continue
             runs = []
             for seed in range(args.seeds):
                 r = run_one(problem, method, seed, args.budget)
                 runs.append(r)
                 print(json.dumps({"problem": problem, "method": method, "seed": seed, **r}), flush=True)
             results[(problem, method)] = runs
-            save()
-    if not args.in_process or len(args.problems) > 1:
-        order = {p: i for i, p in enumerate(args.problems)}
-        results = dict(sorted(results.items(), key=lambda kv: (order.get(kv[0][0], 99),
-                                                                args.methods.index(kv[0][1]))))
-        print()
-        print(markdown(results))
-
+            if args.out:
+                pathlib.Path(args.out).write_text(
+                    json.dumps({f"{p}/{m}": v for (p, m), v in results.items()}, indent=1))
+    print()
+    print(markdown({(p, m): results[(p, m)] for p in args.problems for m in args.methods}))
 
 if __name__ == "__main__":
     main()
