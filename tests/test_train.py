@@ -100,6 +100,56 @@ def test_resume_after_hard_kill_is_bit_identical(tmp_path, iterable):
     assert steps == list(range(1, 17))
 
 
+def test_resume_across_phase_boundary_after_hard_kills(tmp_path):
+    # Adam for 6 steps, then L-BFGS on a fixed batch: killed exactly at the phase boundary (the step-6
+    # checkpoint holds Adam's state), resumed into L-BFGS, killed again mid-L-BFGS, resumed to the end.
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    _run(straight, 14, "--phases")
+    assert _run(killed, 14, "--phases", "--kill-at", 6, check=False).returncode == -9
+    assert _run(killed, 14, "--phases", "--resume", "--kill-at", 10, check=False).returncode == -9
+    _run(killed, 14, "--phases", "--resume")
+    a, b = np.load(straight / "final.npy"), np.load(killed / "final.npy")
+    assert np.array_equal(a, b), f"max diff {np.max(np.abs(a - b))}"
+    steps = [json.loads(l)["step"] for l in (killed / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 15))
+
+
+def test_lbfgs_phase_reaches_least_squares_optimum(getkey):
+    # A quadratic objective: after a few Adam steps, L-BFGS (zoom line search, fixed full batch) must land
+    # on the normal-equations solution, far closer than Adam alone in the same number of steps.
+    X, Y = _linear_problem(getkey(), 128)
+    model = jaxrep.nn.MLP(3, 1, 8, 0, key=getkey())
+    full = lambda key, step: (X, Y)  # noqa: E731
+    phases = [jaxrep.train.Phase(optax.adam(1e-2), 5), jaxrep.train.Phase(optax.lbfgs(), 30, resample=False)]
+    m_lb, h = jaxrep.train.fit(model, _mse, full, phases=phases, key=getkey(), steps_per_call=5, progress=False)
+    m_ad, _ = jaxrep.train.fit(model, _mse, full, optax.adam(1e-2), steps=35, key=getkey(), steps_per_call=5,
+                               progress=False)
+    A = np.concatenate([np.asarray(X), np.ones((X.shape[0], 1))], 1)
+    coef = np.linalg.lstsq(A, np.asarray(Y), rcond=None)[0][:, 0]
+    got = lambda m: np.concatenate([np.asarray(m.layers[0].weight).ravel(), np.asarray(m.layers[0].bias)])  # noqa: E731
+    assert np.max(np.abs(got(m_lb) - coef)) < 1e-4
+    assert np.max(np.abs(got(m_ad) - coef)) > 100 * np.max(np.abs(got(m_lb) - coef))
+    assert list(h["step"]) == list(range(1, 36))
+
+
+def test_fixed_batch_phase_draws_one_batch(getkey):
+    seen = []
+
+    def sampler(key, step):
+        return jr.normal(key, (4, 1))
+
+    def loss(m, batch, key):
+        jax.debug.callback(lambda b: seen.append(np.asarray(b).copy()), batch)
+        return jnp.mean((jax.vmap(m)(batch)) ** 2), {}
+
+    model = jaxrep.nn.MLP(1, 1, 4, 1, key=getkey())
+    phases = [jaxrep.train.Phase(optax.sgd(1e-3), 2), jaxrep.train.Phase(optax.sgd(1e-3), 3, resample=False)]
+    jaxrep.train.fit(model, loss, sampler, phases=phases, key=getkey(), progress=False)
+    assert len(seen) == 5
+    assert not np.array_equal(seen[0], seen[1])                      # resampled in phase 0
+    assert all(np.array_equal(seen[2], b) for b in seen[3:])         # one fixed batch in phase 1
+
+
 def test_sharded_matches_single_device(tmp_path):
     single, sharded = tmp_path / "single", tmp_path / "sharded"
     _run(single, 8)
@@ -186,6 +236,16 @@ def test_bad_arguments(getkey):
         jaxrep.train.fit(model, loss, data, optax.sgd(0.1), steps=1, key=getkey(), resume=True)
     with pytest.raises(TypeError, match="data"):
         jaxrep.train.fit(model, loss, 3, optax.sgd(0.1), steps=1, key=getkey())
+    with pytest.raises(ValueError, match="phases"):
+        jaxrep.train.fit(model, loss, data, optax.sgd(0.1), steps=1, key=getkey(),
+                         phases=[jaxrep.train.Phase(optax.sgd(0.1), 1)])
+    with pytest.raises(ValueError, match="Phase.steps"):
+        jaxrep.train.Phase(optax.sgd(0.1), 0)
+    with pytest.raises(TypeError, match="Phase.optimizer"):
+        jaxrep.train.Phase("adam", 10)
+    with pytest.raises(ValueError, match="resample=False"):
+        jaxrep.train.fit(model, loss, [jnp.zeros((2, 1))], phases=[jaxrep.train.Phase(optax.sgd(0.1), 1, resample=False)],
+                         key=getkey(), progress=False)
     with pytest.raises(ValueError, match="ran out"):
         jaxrep.train.fit(model, loss, [jnp.zeros((2, 1))], optax.sgd(0.1), steps=2, key=getkey(),
                          progress=False)

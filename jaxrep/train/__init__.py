@@ -3,6 +3,7 @@
 from ._checkpoint import Checkpointer as Checkpointer
 from ._data import minibatches as minibatches
 from ._fit import NonFiniteLossError as NonFiniteLossError
+from ._fit import Phase as Phase
 from ._fit import fit as fit
 from ._sharding import make_mesh as make_mesh
 from ._sharding import replicate as replicate

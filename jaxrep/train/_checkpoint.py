@@ -42,14 +42,18 @@ class Checkpointer:
         self._manager.save(int(step), args=ocp.args.StandardSave(arrays), force=True)
         self._manager.wait_until_finished()
 
-    def restore_latest(self, template: TrainState) -> Optional[TrainState]:
+    def restore_latest(self, template) -> Optional[TrainState]:
         """Restore the newest readable checkpoint onto `template` (shapes, dtypes, shardings, static parts).
+
+        `template` is a `TrainState`, or a function `step -> TrainState` when the structure depends on
+        the step (e.g. the optimiser state of a multi-phase run).
 
         **Returns:** the restored state, or `None` if there is no readable checkpoint.
         """
-        arrays, static = eqx.partition(template, eqx.is_array)
-        abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, arrays)
         for step in reversed(self.all_steps()):
+            tmpl = template(step) if callable(template) else template
+            arrays, static = eqx.partition(tmpl, eqx.is_array)
+            abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, arrays)
             try:
                 restored = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
                 _check_matches(restored, abstract)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pathlib
@@ -9,7 +10,7 @@ import time
 import types
 import warnings
 import weakref
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import equinox as eqx
 import jax
@@ -48,7 +49,7 @@ def _tree_where(pred, new, old):
     return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), new, old)
 
 
-def _make_chunk(get_loss, get_optimizer, get_sampler, mesh, data_axis):
+def _make_chunk(get_loss, get_optimizer, get_sampler, mesh, data_axis, extra_args: bool):
     """Build the compiled function that advances the state by `n` steps with `lax.scan`.
 
     The loss, optimiser and sampler are reached through the getters (weak references where possible,
@@ -57,6 +58,11 @@ def _make_chunk(get_loss, get_optimizer, get_sampler, mesh, data_axis):
     key weakly on the jitted function, so everything this chunk compiled is freed with it. (With
     `eqx.filter_jit` the function itself is part of the static argument, which JAX's caches hold
     strongly, so the closure, the loss it calls and its executables were never freed.)
+
+    With `extra_args` the optimiser's `update` also receives `value`, `grad` and `value_fn` (the loss
+    as a function of the trainable parameters on this step's batch and key), which optax's line
+    searches (`optax.lbfgs`, `optax.scale_by_zoom_linesearch`) need; update and apply stay in the one
+    compiled step, so the line search never retraces.
     """
 
     def one_step(state: TrainState, batch):
@@ -69,18 +75,23 @@ def _make_chunk(get_loss, get_optimizer, get_sampler, mesh, data_axis):
         (loss, aux), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(
             state.model, batch, step_key
         )
-        params = eqx.filter(state.model, eqx.is_inexact_array)
-        updates, opt_state = optimizer.update(grads, state.opt_state, params)
+        params, static = eqx.partition(state.model, eqx.is_inexact_array)
+        if extra_args:
+            value_fn = lambda p: loss_fn(eqx.combine(p, static), batch, step_key)[0]  # noqa: E731
+            updates, opt_state = optimizer.update(grads, state.opt_state, params, value=loss, grad=grads,
+                                                  value_fn=value_fn)
+        else:
+            updates, opt_state = optimizer.update(grads, state.opt_state, params)
         model = eqx.apply_updates(state.model, updates)
         metrics = {"loss": loss, **aux}
         return TrainState(model, opt_state, state.step + 1, key), metrics
 
-    def scan(dynamic, static, batches, n: int):
+    def scan(dynamic, static, batches, fixed, n: int):
         static = jax.tree_util.tree_unflatten(static[1], static[0])
 
         def body(carry, batch):
             dyn, ok = carry
-            new_state, metrics = one_step(eqx.combine(dyn, static), batch)
+            new_state, metrics = one_step(eqx.combine(dyn, static), fixed if fixed is not None else batch)
             finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(m)) for m in jax.tree_util.tree_leaves(metrics)]))
             ok_after = ok & finite
             new_dyn = eqx.filter(new_state, eqx.is_array)
@@ -91,15 +102,16 @@ def _make_chunk(get_loss, get_optimizer, get_sampler, mesh, data_axis):
         (dynamic, ok), metrics = jax.lax.scan(body, (dynamic, jnp.array(True)), batches, length=n)
         return dynamic, metrics, ok
 
-    # As before (`filter_jit(donate="all-except-first")`): the batches are donated, the state is not.
-    jitted = jax.jit(scan, static_argnums=(1, 3), donate_argnums=(2,))
+    # As before (`filter_jit(donate="all-except-first")`): the batches are donated, the state and a
+    # fixed batch (reused by every call of a phase) are not.
+    jitted = jax.jit(scan, static_argnums=(1, 4), donate_argnums=(2,))
 
-    def chunk(state: TrainState, batches, n: int):
+    def chunk(state: TrainState, batches, n: int, fixed=None):
         dynamic, static = eqx.partition(state, eqx.is_array)
         leaves, treedef = jax.tree_util.tree_flatten(static)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
-            dynamic, metrics, ok = jitted(dynamic, (tuple(leaves), treedef), batches, n)
+            dynamic, metrics, ok = jitted(dynamic, (tuple(leaves), treedef), batches, fixed, n)
         return eqx.combine(dynamic, static), metrics, ok
 
     return chunk
@@ -155,10 +167,11 @@ def _get_chunk(loss_fn, optimizer, sampler, mesh, data_axis):
     try:
         hash(key)
     except TypeError:
-        return _make_chunk(_strong(loss_fn), _strong(optimizer), _strong(sampler), mesh, data_axis)
+        return _make_chunk(_strong(loss_fn), _strong(optimizer), _strong(sampler), mesh, data_axis,
+                           _wants_extra_args(optimizer))
     entry = _CHUNK_CACHE.pop(key, None)
     if entry is None:
-        chunk = _make_chunk(*(p[1] for p in parts), mesh, data_axis)
+        chunk = _make_chunk(*(p[1] for p in parts), mesh, data_axis, _wants_extra_args(optimizer))
         entry = (chunk, tuple(r for p in parts for r in p[2]))
         box.append(key)
         while len(_CHUNK_CACHE) >= _CHUNK_CACHE_SIZE:
@@ -171,14 +184,77 @@ def _stack(batches):
     return jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *batches)
 
 
+def _wants_extra_args(optimizer) -> bool:
+    return isinstance(optimizer, optax.GradientTransformationExtraArgs)
+
+
+def _strong_types(tree):
+    """Strip weak types from the array leaves of `tree` (`optax.lbfgs().init` returns weak-typed scalars,
+    whose strong-typed updates would otherwise make the carried state change type and retrace)."""
+    return jax.tree_util.tree_map(
+        lambda x: jnp.array(x, dtype=x.dtype) if isinstance(x, jax.Array) and x.weak_type else x, tree
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    r"""One stage of a training run: an optimiser for a number of steps.
+
+    `fit(..., phases=[Phase(optax.adam(1e-3), 20000), Phase(optax.lbfgs(), 2000, resample=False)])`
+    runs Adam, then L-BFGS from where Adam stopped; the optimiser state is initialised afresh at each
+    phase boundary and the step count runs on across phases (checkpoints and the metrics log number
+    steps of the whole run).
+
+    **Arguments:**
+
+    - `optimizer`: an optax `GradientTransformation`. A `GradientTransformationExtraArgs` (such as
+      `optax.lbfgs()`, whose zoom line search evaluates the loss) also receives `value`, `grad` and
+      `value_fn` in its `update`.
+    - `steps`: number of steps of this phase (> 0).
+    - `data`: the data of this phase (a sampler or an iterable, as `fit`'s `data`); `None` uses `fit`'s.
+    - `resample`: `False` draws one batch when the phase starts and trains on it throughout (a
+      deterministic full-batch objective, as quasi-Newton line searches need). The batch is
+      `sampler(fold_in(key, i), start)` for phase `i` starting at step `start`, with `key` the key
+      given to `fit`, so a resumed run draws the same one. Needs a sampler.
+    - `name`: shown in the progress bar.
+    """
+
+    optimizer: optax.GradientTransformation
+    steps: int
+    data: Any = None
+    resample: bool = True
+    name: str = ""
+
+    def __post_init__(self):
+        if not hasattr(self.optimizer, "update") or not hasattr(self.optimizer, "init"):
+            raise TypeError(
+                f"Phase.optimizer must be an optax GradientTransformation, got {type(self.optimizer).__name__}"
+            )
+        if isinstance(self.steps, bool) or not isinstance(self.steps, (int, np.integer)) or self.steps < 1:
+            raise ValueError(f"Phase.steps must be a positive int, got {self.steps!r}")
+        if not isinstance(self.resample, bool):
+            raise TypeError(f"Phase.resample must be a bool, got {self.resample!r}")
+
+
+def _as_sampler(data, where: str):
+    sampler = data if callable(data) and not hasattr(data, "__iter__") else None
+    if sampler is None and not hasattr(data, "__iter__"):
+        raise TypeError(
+            f"{where} must be a sampler `sample(key, step) -> batch` or an iterable of batches, "
+            f"got {type(data).__name__}"
+        )
+    return sampler
+
+
 def fit(
     model: PyTree,
     loss_fn: Callable,
-    data: Union[Sampler, Iterable[PyTree]],
-    optimizer: optax.GradientTransformation,
+    data: Union[Sampler, Iterable[PyTree], None],
+    optimizer: Optional[optax.GradientTransformation] = None,
     *,
-    steps: int,
+    steps: Optional[int] = None,
     key: PRNGKeyArray,
+    phases: Optional[Sequence[Phase]] = None,
     checkpoint_dir: Union[None, str, pathlib.Path] = None,
     resume: bool = False,
     checkpoint_every: Optional[int] = None,
@@ -187,11 +263,12 @@ def fit(
     mesh: Optional[jax.sharding.Mesh] = None,
     data_axis: str = "data",
     progress: bool = True,
+    desc: str = "fit",
     metrics_path: Union[None, str, pathlib.Path] = None,
     log_every: int = 1,
     callback: Optional[Callable[[int, PyTree, dict], None]] = None,
 ) -> tuple[PyTree, dict[str, np.ndarray]]:
-    r"""Train `model` by minimising `loss_fn` with an optax `optimizer`.
+    r"""Train `model` by minimising `loss_fn` with an optax `optimizer` (or a sequence of `phases`).
 
     Each step draws `key, data_key, step_key = split(state.key, 3)`, builds the batch, computes
     $(\ell, \text{aux}), \nabla_\theta \ell$ with `eqx.filter_value_and_grad`, and applies the optax update.
@@ -205,19 +282,23 @@ def fit(
     - `data`: either a pure sampler `sample(key, step) -> batch` (traced inside the compiled step, so
       e.g. PINN collocation points are resampled each step at no host cost), or an iterable of batches
       (pytrees of arrays of a fixed shape). For exact resume an iterable must be re-iterable and give
-      the same batches each time; `fit` skips the batches already consumed.
-    - `optimizer`: an `optax.GradientTransformation`.
-    - `steps`: total number of steps (a resumed run continues up to this number).
+      the same batches each time; `fit` skips the batches already consumed. May be `None` when every
+      phase brings its own `data`.
+    - `optimizer`, `steps`: one optax `GradientTransformation` for `steps` steps; or instead
+    - `phases`: a sequence of `Phase` (optimiser, steps, optional data, `resample`), run one after the
+      other (e.g. Adam, then L-BFGS on a fixed batch). A run resumed inside any phase, or at a phase
+      boundary, continues exactly as the uninterrupted run.
     - `key`: PRNG key (typed or legacy).
     - `checkpoint_dir`: where Orbax checkpoints go (none are written if `None`).
     - `resume`: continue from the newest readable checkpoint in `checkpoint_dir`, if there is one.
       The result is bit-identical to an uninterrupted run on the same device.
-    - `checkpoint_every`: save every this many steps (default: only at the end); `keep`: how many to keep.
+    - `checkpoint_every`: save every this many steps (default: only at the end, and at the end of each
+      phase); `keep`: how many to keep.
     - `steps_per_call`: steps fused per compiled call.
     - `mesh`: a `jax.sharding.Mesh`; when given, the batch's leading axis is sharded over `data_axis`
       and the state is replicated (data parallelism). Works unchanged multi-host after
       `jax.distributed.initialize()` with a mesh over `jax.devices()`.
-    - `progress`: show a tqdm bar with the loss and steps/s.
+    - `progress`: show a tqdm bar with the loss and steps/s, labelled `desc` (and the phase's name).
     - `metrics_path`: JSON-lines file receiving one row of metrics every `log_every` steps.
     - `callback`: `callback(step, model, metrics)` called on the host after each compiled call.
 
@@ -231,8 +312,20 @@ def fit(
     **Raises:** `NonFiniteLossError` when the loss or a metric is NaN/inf: it names the step and the
     metric, keeps the newest checkpoint intact and carries the last good model.
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if phases is None:
+        if optimizer is None or steps is None:
+            raise ValueError("fit needs either optimizer= and steps=, or phases=")
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"steps must be a positive int, got {steps!r}")
+        if not hasattr(optimizer, "update"):
+            raise TypeError(f"optimizer must be an optax GradientTransformation, got {type(optimizer).__name__}")
+        phases = (Phase(optimizer, int(steps)),)
+    else:
+        if optimizer is not None or steps is not None:
+            raise ValueError("fit takes either optimizer= and steps=, or phases=, not both")
+        phases = tuple(phases)
+        if not phases or not all(isinstance(p, Phase) for p in phases):
+            raise TypeError("phases must be a non-empty sequence of jaxrep.train.Phase")
     if not isinstance(steps_per_call, int) or steps_per_call < 1:
         raise ValueError(f"steps_per_call must be a positive int, got {steps_per_call!r}")
     if log_every < 1:
@@ -241,27 +334,51 @@ def fit(
         raise ValueError(f"checkpoint_every must be >= 1 or None, got {checkpoint_every!r}")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs a checkpoint_dir")
-    if not hasattr(optimizer, "update"):
-        raise TypeError(f"optimizer must be an optax GradientTransformation, got {type(optimizer).__name__}")
 
-    sampler = data if callable(data) and not hasattr(data, "__iter__") else None
-    if sampler is None and not hasattr(data, "__iter__"):
-        raise TypeError(
-            f"data must be a sampler `sample(key, step) -> batch` or an iterable of batches, got {type(data).__name__}"
-        )
+    datas = []
+    for i, ph in enumerate(phases):
+        d = ph.data if ph.data is not None else data
+        if d is None:
+            raise TypeError(f"phase {i} has no data: pass fit(data=...) or Phase(data=...)")
+        sampler = _as_sampler(d, "data" if ph.data is None else f"phases[{i}].data")
+        if not ph.resample and sampler is None:
+            raise ValueError(f"phases[{i}]: resample=False needs a sampler `sample(key, step)`, not an iterable")
+        datas.append((d, sampler))
+    ends = np.cumsum([p.steps for p in phases]).tolist()
+    steps = int(ends[-1])
+    starts = [0] + ends[:-1]
 
-    opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
-    state = TrainState(model, opt_state, jnp.asarray(0, dtype=jnp.int32), raw_key(key))
+    def phase_of(step: int) -> int:
+        """The phase that takes the step after `step` (a checkpoint at a phase's last step holds that
+        phase's optimiser state; see `template`)."""
+        return next((i for i, e in enumerate(ends) if step < e), len(phases) - 1)
+
+    params = eqx.filter(model, eqx.is_inexact_array)
+    base_key = raw_key(key)
+
+    def initial_state(i: int, m, step, k) -> TrainState:
+        opt_state = _strong_types(phases[i].optimizer.init(eqx.filter(m, eqx.is_inexact_array)))
+        return TrainState(m, opt_state, jnp.asarray(step, dtype=jnp.int32), k)
+
+    state = initial_state(0, model, 0, base_key)
     if mesh is not None:
         state = replicate(state, mesh)
 
     ckpt = Checkpointer(checkpoint_dir, keep=keep) if checkpoint_dir is not None else None
     last_saved = None
     if resume and ckpt is not None:
-        restored = ckpt.restore_latest(state)
+
+        def template(step: int) -> TrainState:
+            # Saved at step s: the optimiser state of the phase that ran step s.
+            i = next(i for i, e in enumerate(ends) if step <= e) if step <= steps else len(phases) - 1
+            return initial_state(i, model, 0, base_key) if mesh is None else replicate(
+                initial_state(i, model, 0, base_key), mesh)
+
+        restored = ckpt.restore_latest(template)
         if restored is not None:
             state = restored if mesh is None else replicate(restored, mesh)
             last_saved = int(state.step)
+    del params
     start = int(state.step)
 
     metrics_file = None
@@ -280,75 +397,90 @@ def fit(
         metrics_path.write_text("".join(k + "\n" for k in kept))
         metrics_file = open(metrics_path, "a")
 
-    iterator = None
-    if sampler is None:
-        iterator = iter(data)
-        for _ in range(start):  # skip what the resumed run already consumed
-            next(iterator)
-
-    chunk = _get_chunk(loss_fn, optimizer, sampler, mesh, data_axis)
     history: dict[str, list] = {}
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=steps, initial=start, desc="fit", dynamic_ncols=True, leave=True)
+        bar = tqdm(total=steps, initial=min(start, steps), desc=desc, dynamic_ncols=True, leave=True)
 
     t0 = time.perf_counter()
     step = start
     try:
-        while step < steps:
-            n = min(steps_per_call, steps - step)
-            if checkpoint_every is not None and ckpt is not None:
-                n = min(n, checkpoint_every - step % checkpoint_every)
-            if sampler is None:
-                try:
-                    batches = _stack([next(iterator) for _ in range(n)])
-                except StopIteration:
-                    raise ValueError(
-                        f"data ran out of batches at step {step}; it must provide `steps`={steps} batches"
-                    ) from None
+        for i, ph in enumerate(phases):
+            if step >= ends[i]:
+                continue
+            d, sampler = datas[i]
+            if step == starts[i] and i > 0:
+                # A new phase: fresh optimiser state, same model, step and key.
+                state = initial_state(i, state.model, step, state.key)
                 if mesh is not None:
-                    batches = shard_batch(batches, mesh, data_axis, scan_axis=True)
-            else:
-                batches = None
-            new_state, metrics, ok = chunk(state, batches, n)
-            metrics = jax.device_get(metrics)
-            if not bool(ok):
-                bad = _first_non_finite(metrics)
-                bad_step = step + bad[0] + 1
-                if metrics_file is not None:
-                    metrics_file.close()
-                    metrics_file = None
-                raise NonFiniteLossError(
-                    bad_step, bad[1], bad[2], new_state.model, last_saved,
-                    ckpt.directory if ckpt is not None else None,
-                )
-            state = new_state
-            elapsed = time.perf_counter() - t0
-            for i in range(n):
-                s = step + i + 1
-                if s % log_every == 0 or s == steps:
-                    row = {"step": s, **{k: float(np.asarray(v[i])) for k, v in metrics.items()},
-                           "time": elapsed}
-                    for k, v in row.items():
-                        history.setdefault(k, []).append(v)
+                    state = replicate(state, mesh)
+            fixed = None
+            if not ph.resample:
+                fixed = sampler(jr.fold_in(base_key, i), jnp.asarray(starts[i], jnp.int32))
+                if mesh is not None:
+                    fixed = shard_batch(fixed, mesh, data_axis)
+            iterator = None
+            if sampler is None:
+                iterator = iter(d)
+                for _ in range(step - starts[i]):  # skip what the resumed run already consumed
+                    next(iterator)
+            chunk = _get_chunk(loss_fn, ph.optimizer, sampler if ph.resample else None, mesh, data_axis)
+            if bar is not None and len(phases) > 1:
+                bar.set_description(f"{desc} [{ph.name or f'phase {i}'}]")
+            while step < ends[i]:
+                n = min(steps_per_call, ends[i] - step)
+                if checkpoint_every is not None and ckpt is not None:
+                    n = min(n, checkpoint_every - step % checkpoint_every)
+                if sampler is None:
+                    try:
+                        batches = _stack([next(iterator) for _ in range(n)])
+                    except StopIteration:
+                        raise ValueError(
+                            f"data ran out of batches at step {step}; it must provide `steps`={steps} batches"
+                        ) from None
+                    if mesh is not None:
+                        batches = shard_batch(batches, mesh, data_axis, scan_axis=True)
+                else:
+                    batches = None
+                new_state, metrics, ok = chunk(state, batches, n, fixed)
+                metrics = jax.device_get(metrics)
+                if not bool(ok):
+                    bad = _first_non_finite(metrics)
+                    bad_step = step + bad[0] + 1
                     if metrics_file is not None:
-                        metrics_file.write(json.dumps(row) + "\n")
-            if metrics_file is not None:
-                metrics_file.flush()
-            step += n
-            if bar is not None:
-                bar.update(n)
-                rate = (step - start) / max(elapsed, 1e-9)
-                bar.set_postfix(loss=f"{float(metrics['loss'][-1]):.3e}", steps_per_s=f"{rate:.1f}")
-            if ckpt is not None and (
-                step == steps or (checkpoint_every is not None and step % checkpoint_every == 0)
-            ):
-                ckpt.save(state, step)
-                last_saved = step
-            if callback is not None:
-                callback(step, state.model, {k: v[-1] for k, v in metrics.items()})
+                        metrics_file.close()
+                        metrics_file = None
+                    raise NonFiniteLossError(
+                        bad_step, bad[1], bad[2], new_state.model, last_saved,
+                        ckpt.directory if ckpt is not None else None,
+                    )
+                state = new_state
+                elapsed = time.perf_counter() - t0
+                for j in range(n):
+                    s = step + j + 1
+                    if s % log_every == 0 or s == steps or s == ends[i]:
+                        row = {"step": s, **{k: float(np.asarray(v[j])) for k, v in metrics.items()},
+                               "time": elapsed}
+                        for k, v in row.items():
+                            history.setdefault(k, []).append(v)
+                        if metrics_file is not None:
+                            metrics_file.write(json.dumps(row) + "\n")
+                if metrics_file is not None:
+                    metrics_file.flush()
+                step += n
+                if bar is not None:
+                    bar.update(n)
+                    rate = (step - start) / max(elapsed, 1e-9)
+                    bar.set_postfix(loss=f"{float(metrics['loss'][-1]):.3e}", steps_per_s=f"{rate:.1f}")
+                if ckpt is not None and (
+                    step == ends[i] or (checkpoint_every is not None and step % checkpoint_every == 0)
+                ):
+                    ckpt.save(state, step)
+                    last_saved = step
+                if callback is not None:
+                    callback(step, state.model, {k: v[-1] for k, v in metrics.items()})
     finally:
         if bar is not None:
             bar.close()

@@ -1,6 +1,7 @@
 """Subprocess driver for the trainer tests: trains a small model, optionally kills itself hard.
 
-Usage: python train_linear.py OUT_DIR STEPS [--kill-at K] [--resume] [--mesh N] [--iterable]
+Usage: python train_linear.py OUT_DIR STEPS [--kill-at K] [--resume] [--mesh N] [--iterable] [--phases]
+`--phases`: Adam for 6 steps, then L-BFGS (zoom line search) on a fixed batch for the rest.
 Writes OUT_DIR/final.npy with the flattened final parameters.
 """
 
@@ -17,6 +18,7 @@ parser.add_argument("--resume", action="store_true")
 parser.add_argument("--mesh", type=int, default=0)
 parser.add_argument("--iterable", action="store_true")
 parser.add_argument("--steps-per-call", type=int, default=2)
+parser.add_argument("--phases", action="store_true")
 args = parser.parse_args()
 
 if args.mesh:
@@ -61,8 +63,13 @@ def callback(step, model, metrics):
 
 
 mesh = jaxrep.train.make_mesh(args.mesh) if args.mesh else None
+if args.phases:
+    opt = dict(phases=[jaxrep.train.Phase(optax.adam(1e-2), 6),
+                       jaxrep.train.Phase(optax.lbfgs(), args.steps - 6, resample=False)])
+else:
+    opt = dict(optimizer=optax.adam(1e-2), steps=args.steps)
 model, hist = jaxrep.train.fit(
-    model, loss_fn, data, optax.adam(1e-2), steps=args.steps, key=kt,
+    model, loss_fn, data, **opt, key=kt,
     checkpoint_dir=os.path.join(args.out, "ckpt"), resume=args.resume, checkpoint_every=4,
     steps_per_call=args.steps_per_call, mesh=mesh, progress=False,
     metrics_path=os.path.join(args.out, "metrics.jsonl"), callback=callback,
