@@ -236,6 +236,34 @@ class Phase:
             raise TypeError(f"Phase.resample must be a bool, got {self.resample!r}")
 
 
+@dataclasses.dataclass(frozen=True)
+class FitOptions:
+    """How `fit` runs a training (not what it optimises), for callers that pass it along, e.g.
+    `fit(model, loss, data, phases=..., key=key, **options.kwargs())`.
+
+    `steps_per_call` steps fused per compiled call; a checkpoint every `checkpoint_every` steps (`None`:
+    only at the end of each phase) keeping the newest `keep`; a metrics row every `log_every` steps.
+    """
+
+    steps_per_call: int = 1
+    checkpoint_every: Optional[int] = None
+    keep: int = 3
+    log_every: int = 1
+
+    def __post_init__(self):
+        for name in ("steps_per_call", "keep", "log_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"FitOptions.{name} must be an int >= 1, got {v!r}")
+        c = self.checkpoint_every
+        if c is not None and (isinstance(c, bool) or not isinstance(c, int) or c < 1):
+            raise ValueError(f"FitOptions.checkpoint_every must be an int >= 1 or None, got {c!r}")
+
+    def kwargs(self) -> dict:
+        """The keyword arguments of `fit` these options set."""
+        return dataclasses.asdict(self)
+
+
 def _as_sampler(data, where: str):
     sampler = data if callable(data) and not hasattr(data, "__iter__") else None
     if sampler is None and not hasattr(data, "__iter__"):
