@@ -24,8 +24,11 @@ from typing import Any, Literal, Optional, Union
 
 import yaml
 
+from .nn._model_config import ModelConfig as ModelConfig
+
 __all__ = [
     "ModelConfig",
+    "PhaseConfig",
     "TrainConfig",
     "dump",
     "from_dict",
@@ -36,12 +39,56 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class PhaseConfig:
+    """One optimiser phase of `train.phases` (a `jaxrep.train.Phase` once translated).
+
+    Unset (`null`) fields take the value of the enclosing `train` section. `lbfgs` is `optax.lbfgs`
+    with its zoom line search (at most `linesearch_steps` evaluations a step, `memory_size` pairs; no
+    learning rate). `resample`: fresh collocation points every step (default) or one fixed set drawn at
+    the phase start (the default for `lbfgs`, whose line search needs a deterministic objective).
+    `n_residual`: PDE tasks only, the number of residual points of this phase (default
+    `sampling.n_residual`).
+    """
+
+    optimizer: Literal["adam", "adamw", "sgd", "lion", "soap", "lbfgs"] = "adam"
+    steps: int = 1000
+    learning_rate: Optional[float] = None
+    schedule: Optional[Literal["constant", "cosine", "exponential"]] = None
+    warmup_steps: Optional[int] = None
+    decay_rate: Optional[float] = None
+    resample: Optional[bool] = None
+    n_residual: Optional[int] = None
+    memory_size: int = 10
+    linesearch_steps: int = 20
+
+    def __post_init__(self):
+        if self.steps < 1:
+            raise ValueError(f"train.phases[].steps must be >= 1, got {self.steps}")
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise ValueError(f"train.phases[].learning_rate must be > 0, got {self.learning_rate}")
+        if self.warmup_steps is not None and self.warmup_steps < 0:
+            raise ValueError(f"train.phases[].warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.n_residual is not None and self.n_residual < 1:
+            raise ValueError(f"train.phases[].n_residual must be >= 1, got {self.n_residual}")
+        if self.memory_size < 1 or self.linesearch_steps < 1:
+            raise ValueError(
+                f"train.phases[].memory_size and linesearch_steps must be >= 1, got {self.memory_size}, "
+                f"{self.linesearch_steps}"
+            )
+
+
+@dataclass(frozen=True)
 class TrainConfig:
-    """Options of `jaxrep.train.fit` and of the optimiser it is given."""
+    """Options of `jaxrep.train.fit` and of the optimiser it is given.
+
+    `phases` (a list of `PhaseConfig`), when given, replaces the single optimiser described by
+    `steps`/`optimizer`/...: the run is then the phases one after the other (their `steps` add up),
+    e.g. `phases: [{optimizer: adam, steps: 20000}, {optimizer: lbfgs, steps: 2000}]`.
+    """
 
     steps: int = 1000
     learning_rate: float = 1e-3
-    optimizer: Literal["adam", "adamw", "sgd", "lion"] = "adam"
+    optimizer: Literal["adam", "adamw", "sgd", "lion", "soap"] = "adam"
     schedule: Literal["constant", "cosine", "exponential"] = "constant"
     warmup_steps: int = 0
     decay_rate: float = 0.1  # final/initial learning-rate ratio for the exponential schedule
@@ -53,6 +100,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 3
     log_every: int = 10
+    phases: tuple[PhaseConfig, ...] = ()
 
     def __post_init__(self):
         if self.steps < 1:
@@ -66,37 +114,6 @@ class TrainConfig:
             raise ValueError(f"train.warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"train.grad_clip must be > 0 or null, got {self.grad_clip}")
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """A `jaxrep.nn` backbone, built by `jaxrep.nn.build_model`.
-
-    `kind` picks the family; the other fields are read by the kinds that use them
-    (`width_size`/`depth`/`activation` by mlp and siren, `basis`/`grid_size`/`order`/`layers` by KANs).
-    `fourier_features > 0` puts a random Fourier-feature embedding with that many frequencies
-    (standard deviation `fourier_scale`) in front of the backbone.
-    """
-
-    kind: Literal["mlp", "siren", "kan", "fourier_kan"] = "mlp"
-    width_size: int = 64
-    depth: int = 3
-    activation: str = "tanh"
-    omega0: float = 30.0
-    basis: str = "bspline"
-    grid_size: int = 5
-    order: int = 3
-    hidden: tuple[int, ...] = (16, 16)
-    fourier_features: int = 0
-    fourier_scale: float = 1.0
-
-    def __post_init__(self):
-        if self.width_size < 1 or self.depth < 0:
-            raise ValueError(
-                f"model.width_size must be >= 1 and model.depth >= 0, got {self.width_size}, {self.depth}"
-            )
-        if self.fourier_features < 0:
-            raise ValueError(f"model.fourier_features must be >= 0, got {self.fourier_features}")
 
 
 def make_optimizer(cfg: TrainConfig):
@@ -123,11 +140,49 @@ def make_optimizer(cfg: TrainConfig):
         opt = optax.adamw(schedule, weight_decay=cfg.weight_decay)
     elif cfg.optimizer == "lion":
         opt = optax.lion(schedule, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "soap":
+        from .train import soap
+
+        opt = soap(schedule, weight_decay=cfg.weight_decay)
     else:
         opt = optax.sgd(schedule, momentum=0.9)
     if cfg.grad_clip is not None:
         opt = optax.chain(optax.clip_by_global_norm(cfg.grad_clip), opt)
     return opt
+
+
+def total_steps(cfg: TrainConfig) -> int:
+    """Steps of the whole run: the sum over `cfg.phases`, or `cfg.steps` without phases."""
+    return sum(p.steps for p in cfg.phases) if cfg.phases else cfg.steps
+
+
+def make_phases(cfg: TrainConfig) -> list:
+    """The `jaxrep.train.Phase` list that `cfg` describes (one phase without `cfg.phases`).
+
+    **Returns:** a list of `(phase, n_residual)` pairs, `n_residual` the phase's own number of residual
+    points (`None`: the task's default), for PDE tasks to build the phase's sampler.
+    """
+    import dataclasses as dc
+
+    import optax
+
+    from .train import Phase
+
+    if not cfg.phases:
+        return [(Phase(make_optimizer(cfg), cfg.steps, name=cfg.optimizer), None)]
+    out = []
+    for i, ph in enumerate(cfg.phases):
+        if ph.optimizer == "lbfgs":
+            ls = optax.scale_by_zoom_linesearch(max_linesearch_steps=ph.linesearch_steps)
+            opt = optax.lbfgs(memory_size=ph.memory_size, linesearch=ls)
+            resample = False if ph.resample is None else ph.resample
+        else:
+            over = {k: getattr(ph, k) for k in ("learning_rate", "schedule", "warmup_steps", "decay_rate")
+                    if getattr(ph, k) is not None}
+            opt = make_optimizer(dc.replace(cfg, optimizer=ph.optimizer, steps=ph.steps, phases=(), **over))
+            resample = True if ph.resample is None else ph.resample
+        out.append((Phase(opt, ph.steps, resample=resample, name=f"{i}:{ph.optimizer}"), ph.n_residual))
+    return out
 
 
 # --------------------------------------------------------------------------------------------------

@@ -5,9 +5,18 @@ Every module acts on one unbatched sample; batch with `jax.vmap`.
 
 from ._activations import get_activation as get_activation
 from ._build import build_model as build_model
+from ._model_config import ModelConfig as ModelConfig
 from ._mlp import MLP as MLP
 from ._mlp import SIREN as SIREN
 from ._mlp import FourierFeatures as FourierFeatures
+
+# --- PINN backbones ---
+from ._pinn_nets import ModifiedMLP as ModifiedMLP
+from ._pinn_nets import PeriodicEmbedding as PeriodicEmbedding
+from ._pinn_nets import PirateNet as PirateNet
+from ._pinn_nets import RWFLinear as RWFLinear
+from ._pinn_nets import pirate_init_last_layer as pirate_init_last_layer
+from ._pinn_nets import rwf_factorize as rwf_factorize
 
 # --- KAN family ---
 from . import basis as basis
