@@ -327,7 +327,12 @@ def _time_derivative(values, dt):
 
 @pytest.fixture(scope="module")
 def named_references(tmp_path_factory):
-    """The six named references at their default resolution, computed once (fresh cache)."""
+    """The six named references, computed once (fresh cache) at the CI resolution.
+
+    That is the default one except where the default takes more than a few seconds (`CI_RESOLUTION`:
+    the same code path, coarser); `test_named_references_default_accuracy` (slow) covers the
+    defaults.
+    """
     old_env = os.environ.get("JAXREP_CACHE_DIR")
     if os.environ.get("PYTEST_XDIST_WORKER"):
         # one cache per test session shared by the xdist workers (each worker's base temp lives in
@@ -339,14 +344,7 @@ def named_references(tmp_path_factory):
     old = jax.config.jax_enable_x64
     jax.config.update("jax_enable_x64", True)
     try:
-        refs = {
-            "allen_cahn": S.allen_cahn_reference(),
-            "schrodinger": S.schrodinger_reference(),
-            "kuramoto_sivashinsky": S.kuramoto_sivashinsky_reference(),
-            "cahn_hilliard": S.cahn_hilliard_reference(),
-            "fisher_kpp": S.fisher_kpp_reference(),
-            "burgers2d": S.burgers2d_reference(),
-        }
+        refs = {name: CONVERGENCE[name][0](**CI_RESOLUTION.get(name, {})) for name in CONVERGENCE}
         files = sorted(p.name.split("-")[0] for p in cache_dir().glob("*.npz"))
     finally:
         jax.config.update("jax_enable_x64", old)
@@ -439,8 +437,8 @@ def _max_rel_diff(coarse, fine):
 
 
 CONVERGENCE = {
-    # name: (function, default n, grid levels, grid tol, dt levels, dt tol). Every level is compared
-    # with the default-resolution reference; dt levels must not exceed the snapshot spacing.
+    # name: (function, CI n, grid levels, grid tol, dt levels, dt tol). Every level is compared
+    # with the CI-resolution reference; dt levels must not exceed the snapshot spacing.
     "allen_cahn": (S.allen_cahn_reference, 2048, (512, 1024), 2e-3, (2e-3, 1e-3), 1e-9),
     "schrodinger": (S.schrodinger_reference, 512, (192, 320), 1e-4, (2e-3, 1e-3), 1e-5),
     "kuramoto_sivashinsky": (S.kuramoto_sivashinsky_reference, 256, (128, 192), 1e-3,
@@ -449,6 +447,13 @@ CONVERGENCE = {
     "fisher_kpp": (S.fisher_kpp_reference, 256, (32, 64), 2e-4, (5e-3, 2.5e-3), 1e-10),
     "burgers2d": (S.burgers2d_reference, 64, (24, 40), 3e-3, (1e-2, 5e-3), 1e-9),
 }
+# Coarser than the defaults where those take more than a few seconds (same code path).
+CI_RESOLUTION = {
+    "allen_cahn": dict(n=4096, n_store=2048),
+    "schrodinger": dict(n=1024, n_store=512, dt=5e-4),
+    "kuramoto_sivashinsky": dict(n=256, dt=1e-4),
+    "burgers2d": dict(n=64),
+}
 
 
 @pytest.mark.parametrize("name", sorted(CONVERGENCE))
@@ -456,14 +461,17 @@ def test_named_references_self_convergence(x64, named_references, name):
     fn, n, grid_levels, grid_tol, dt_levels, dt_tol = CONVERGENCE[name]
     fine = named_references[name]
     assert fine.shape[0] == n
-    grid_err = [_max_rel_diff(fn(n=m, cache=False), fine) for m in grid_levels]
-    dt_err = [_max_rel_diff(fn(dt=h, cache=False), fine) for h in dt_levels]
+    ci = CI_RESOLUTION.get(name, {})
+    grid_err = [_max_rel_diff(fn(**{**ci, "n": m, "cache": False}), fine) for m in grid_levels]
+    dt_err = [_max_rel_diff(fn(**{**ci, "dt": h, "cache": False}), fine) for h in dt_levels]
     # refining the grid reduces the difference (spectrally, or algebraically where the periodic
     # initial datum has a kink: Allen-Cahn, Schrodinger, Fisher-KPP)
     assert grid_err[1] < 0.7 * grid_err[0] and grid_err[1] < grid_tol, grid_err
     # halving dt reduces it by a factor >= 3 (ETDRK4 is fourth order: 16 in the asymptotic
-    # regime, less where stiff high modes are pre-asymptotic, as for Schrodinger)
-    assert dt_err[1] < dt_err[0] / 3 and dt_err[1] < dt_tol, dt_err
+    # regime, less where stiff high modes are pre-asymptotic: >= 2 for Schrodinger, whose kinked
+    # periodic datum keeps fast-rotating high modes excited)
+    factor = 2 if name == "schrodinger" else 3
+    assert dt_err[1] < dt_err[0] / factor and dt_err[1] < dt_tol, dt_err
 
 
 # ------------------------------------------------------------------------------------------------
@@ -630,3 +638,136 @@ def test_named_reference_cache_roundtrip(tmp_cache):
     np.testing.assert_array_equal(np.asarray(again.values), np.asarray(ref.values))
     assert isinstance(ODEReference.from_arrays(
         {"ts": np.arange(3.0), "ys": np.ones((3, 2)), "dys": np.zeros((3, 2))}), ODEReference)
+
+
+# ------------------------------------------------------------------------------------------------
+# Non-smooth periodic initial data: projection, exact Galerkin truncation, the value at t0
+# ------------------------------------------------------------------------------------------------
+
+
+def _triangle_series(x, t, nu, n_modes):
+    # |x| on [-1, 1), 2-periodic: 1/2 - (4/pi^2) sum_{m odd} cos(m pi x)/m^2; heat flow damps mode m
+    # by exp(-nu (m pi)^2 t)
+    m = np.arange(1, n_modes, 2)[:, None, None]
+    return 0.5 - 4 / np.pi**2 * np.sum(np.cos(m * np.pi * x) / m**2
+                                       * np.exp(-nu * (m * np.pi) ** 2 * t), axis=0)
+
+
+def test_oversampled_projection_and_store_shape_match_fourier_series(x64):
+    # heat flow of a kinked periodic datum: the exact solution is a Fourier series in closed form
+    nu, n = 1e-3, 64
+    kw = dict(lower=[-1.0], upper=[1.0], t1=0.5, n_t=3, dt=0.25)
+    heat = lambda g: -nu * g.wavenumbers()[0] ** 2  # noqa: E731
+    zero = lambda uh, g: jnp.zeros_like(uh)  # noqa: E731
+    tri = lambda x: jnp.abs(x[0])  # noqa: E731
+    errs = {}
+    for over in (1, 16):
+        out = S.spectral_solve(heat, zero, tri, shape=[n], oversample=over, **kw)
+        x = np.linspace(-1.0, 1.0, n, endpoint=False)
+        # the projection onto |m| < n/2 (the Nyquist mode m = n/2 is even, absent in |x|)
+        exact = _triangle_series(x[None], out["ts"][:, None], nu, n // 2)
+        errs[over] = np.abs(out["values"][..., 0] - exact).max()
+    # interpolation aliases O(n^-2) into every mode; 16x oversampling cuts that by 16^2
+    assert errs[16] < 5e-5 and errs[1] > 200 * errs[16], errs
+    # a fine solve stored on a coarser grid is the truncated series there
+    out = S.spectral_solve(heat, zero, tri, shape=[4 * n], oversample=16, store_shape=[n], **kw)
+    assert out["values"].shape == (3, n, 1)
+    x = np.linspace(-1.0, 1.0, n, endpoint=False)
+    exact = _triangle_series(x[None], out["ts"][:, None], nu, n // 2)
+    assert np.abs(out["values"][..., 0] - exact).max() < 5e-6
+    with pytest.raises(ValueError, match="store_shape"):
+        S.spectral_solve(heat, zero, tri, shape=[n], store_shape=[2 * n], **kw)
+
+
+@pytest.mark.parametrize("fraction, alias_free", [(0.5, True), (2 / 3, False)])
+def test_half_rule_makes_cubic_term_alias_free(x64, fraction, alias_free):
+    # u band-limited to the kept modes: the 1/2 rule gives the exact projection of u^3, the 2/3 rule
+    # does not (so this check can fail)
+    n = 32
+    grid, fine = S.SpectralGrid([0.0], [2 * np.pi], [n]), S.SpectralGrid([0.0], [2 * np.pi], [8 * n])
+    rng = np.random.default_rng(1)
+    mask = grid.dealias_mask(fraction)
+    u_hat = mask * (rng.normal(size=grid.spectral_shape) + 1j * rng.normal(size=grid.spectral_shape))
+    u_hat[0] = u_hat[0].real
+    coarse = mask * np.asarray(grid.to_spectral(grid.to_physical(jnp.asarray(u_hat)) ** 3))
+    u_fine = np.zeros(fine.spectral_shape, complex)
+    u_fine[: n // 2 + 1] = u_hat * 8
+    exact = np.asarray(fine.to_spectral(fine.to_physical(jnp.asarray(u_fine)) ** 3))[: n // 2 + 1] / 8
+    err = np.abs(coarse - mask * exact).max() / np.abs(exact).max()
+    assert (err < 1e-13) == alias_free, err
+
+
+def test_allen_cahn_corner_layer_converges(x64):
+    # Allen-Cahn's u0 = x^2 cos(pi x) has a corner at x = +-1 (u0' = -+2). With the projected datum
+    # and the exact Galerkin truncation, doubling the modes changes u(t = 0.01) by < 2e-7 on the
+    # evaluation grid (the corner layer sqrt(d t) = 1e-3 is resolved); the plain 2/3-rule solve
+    # with an interpolated datum on the same grid is off by > 2e-6.
+    p = S.ALLEN_CAHN
+    d, a = p["d"], p["a"]
+
+    def solve(n, **kw):
+        out = S.spectral_solve(
+            lambda g: a - d * g.wavenumbers()[0] ** 2,
+            lambda uh, g: -a * g.to_spectral(g.to_physical(uh) ** 3),
+            lambda x: x[0] ** 2 * jnp.cos(jnp.pi * x[0]),
+            lower=[-1.0], upper=[1.0], shape=[n], t1=0.01, n_t=2, dt=2.5e-4, **kw)
+        return GridReference.from_arrays(out)
+
+    xs = np.linspace(-1.0, 1.0, 256)[:, None]
+    ev = lambda r: np.asarray(r.on_grid(xs, jnp.array([0.01])))  # noqa: E731
+    galerkin = dict(dealias=0.5, galerkin=True, oversample=16, store_shape=[2048])
+    fine, mid = ev(solve(8192, **galerkin)), ev(solve(4096, **galerkin))
+    plain = ev(solve(4096, store_shape=[2048]))
+    assert np.abs(mid - fine).max() < 2e-7
+    assert np.abs(plain - fine).max() > 2e-6
+
+
+def test_grid_referenced_problems_return_u0_at_start(x64, tmp_cache, monkeypatch):
+    # At t0 the reference is u0 itself, also between grid points next to Allen-Cahn's corner
+    import jaxrep.pinn._reference_problems as RP
+    from jaxrep.pinn import problems
+
+    ref = S.allen_cahn_reference(n=1024, n_store=1024, dt=1e-3)
+    monkeypatch.setattr(RP, "_spectral_ref", lambda name, **kw: ref)  # a cheap reference
+    prob = problems.get("allen_cahn")
+    xs = jnp.linspace(-1.0, 1.0, 255)[:, None]
+    ts = jnp.array([0.0, 0.5])
+    got = prob.reference_grid(xs, ts)
+    u0 = xs[:, 0] ** 2 * jnp.cos(jnp.pi * xs[:, 0])
+    np.testing.assert_allclose(got[0, :, 0], u0, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(got[1], ref.on_grid(xs, ts[1:])[0], rtol=1e-14)
+    np.testing.assert_allclose(prob.reference(xs[3], jnp.asarray(0.0)), u0[3:4], atol=1e-15)
+    # the stored trigonometric interpolant alone is visibly off there (the corner)
+    assert np.abs(np.asarray(ref.on_grid(xs, ts[:1]))[0, :, 0] - u0).max() > 1e-6
+
+
+# name: (refined keywords, max-norm tolerance on the evaluation grid); measured numbers in
+# benchmarks/reference_accuracy.md
+DEFAULT_ACCURACY = {
+    "allen_cahn": (dict(n=16384, n_store=4096, dt=1.25e-4), 1e-7),
+    "schrodinger": (dict(n=8192, n_store=4096, dt=6.25e-5), 1e-5),
+    "kuramoto_sivashinsky": (dict(n=1024, dt=2.5e-5), 1e-7),
+    "cahn_hilliard": (dict(n=512, dt=5e-4), 1e-7),
+    "fisher_kpp": (dict(n=512, dt=5e-4), 1e-7),
+    "burgers2d": (dict(n=192, dt=5e-4), 1e-7),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(DEFAULT_ACCURACY))
+def test_named_references_default_accuracy(x64, tmp_cache, name):
+    # the defaults against a twice-refined solve, on the PINN evaluation grid (minutes for all six;
+    # the fast tests above run the same code at coarser resolution)
+    from jaxrep.pinn import problems
+
+    fn = CONVERGENCE[name][0]
+    refined, tol = DEFAULT_ACCURACY[name]
+    prob = problems.get(name)
+    n = 256 if len(prob.lower) == 1 else 32
+    axes = [np.linspace(lo, hi, n) for lo, hi in zip(prob.lower, prob.upper)]
+    xs = np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], -1)
+    ts = np.concatenate([np.linspace(w[0], w[1], 51)
+                         for w in (prob.train_window, *prob.extrapolation_windows)])
+    a = np.asarray(fn(cache=False).on_grid(xs, ts))[ts > 0]
+    b = np.asarray(fn(cache=False, **refined).on_grid(xs, ts))[ts > 0]
+    assert np.abs(a - b).max() / np.abs(b).max() < tol

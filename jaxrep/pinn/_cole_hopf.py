@@ -35,7 +35,8 @@ BURGERS_NU = 0.01 / math.pi
 #: Spatial domain and time window of the benchmark.
 BURGERS_X_DOMAIN = (-1.0, 1.0)
 BURGERS_T_DOMAIN = (0.0, 1.0)
-#: Default Gauss-Hermite order: converged to ~1e-13 on the benchmark window (see the tests).
+#: Default Gauss-Hermite order: converged to ~1e-13 on the benchmark window (see the tests); on the
+#: PINN evaluation grid (256 x 102) it agrees with order 1024 to 1.5e-15 relative (max norm).
 BURGERS_N_QUADRATURE = 256
 
 

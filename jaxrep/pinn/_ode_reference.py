@@ -31,7 +31,10 @@ def ode_reference(
     `ts`. The returned [`ODEReference`][] interpolates between the saved times with quintic Hermite
     polynomials through $y_i$, $\dot y_i = f(t_i, y_i)$ and $\ddot y_i = f_t + f_y f$ (a `jax.jvp`),
     so the interpolation error is $O(h^6)$ (Lorenz-63, $t\le5$: $3\cdot10^{-7}$ with $h = 0.01$,
-    $5\cdot10^{-8}$ with $h = 0.0025$, against scipy's DOP853 at `rtol=1e-13`).
+    $5\cdot10^{-8}$ with $h = 0.0025$, against scipy's DOP853 at `rtol=1e-13`). The problem suite's
+    references (4001 saved times, `rtol = atol = 1e-10`) agree with `rtol = atol = 1e-13` and 8001
+    times to $1.3\cdot10^{-9}$ (Lorenz-63, $t\le2$) and $9\cdot10^{-10}$ (SEIR) relative, max norm
+    over the evaluation times.
 
     For chaotic systems the reference is only meaningful up to about
     $\lambda_{\max}^{-1}\log(\text{tol}^{-1})$ (for Lorenz-63, $\lambda_{\max}\approx 0.906$ and

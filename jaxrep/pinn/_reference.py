@@ -31,7 +31,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Complex, Float
 
 # Bump when an algorithm or a default resolution changes, so old cache files are not reused.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
