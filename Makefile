@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.jaxrep-installed
-DEMO_CONFIG ?= configs/burgers_spike.yaml
-DEMO_OUT    ?= runs/burgers_spike
+DEMO_CONFIG ?= configs/burgers.yaml
+# A new directory per run: an earlier run is never deleted or overwritten.
+DEMO_OUT    ?= runs/burgers_spike-$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: demo test test-all install clean
 
@@ -16,9 +17,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job: solve viscous Burgers with SPIKE and write runs/burgers_spike/ (< 5 min on 2 CPU cores).
+# The main job: solve viscous Burgers with SPIKE (the config's method) into runs/burgers_spike-<time>/.
 demo: $(STAMP)
-	rm -rf $(DEMO_OUT)
 	$(BIN)/jaxrep solve $(DEMO_CONFIG) --out $(DEMO_OUT)
 
 # The whole default test suite (slow tests excluded; see `make test-all`).

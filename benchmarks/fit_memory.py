@@ -42,16 +42,17 @@ print("max_map_count", open("/proc/sys/vm/max_map_count").read().strip(), "jax",
 
 if args.mode == "solve":
     from jaxrep import config
-    from jaxrep._tasks.pinn import solve_config
+    from jaxrep._tasks.pinn import solve_config, solve_phases
     from jaxrep.pinn import problems, solve
 
     def one(i):
-        cfg = config.load(ROOT / "configs" / "heat_spike.yaml", overrides=[
-            "train.steps=20", "train.steps_per_call=10", "train.log_every=10", "train.checkpoint_every=100000",
+        cfg = config.load(ROOT / "configs" / "heat.yaml", overrides=[
+            "train.phases=[{optimizer: adam, steps: 20}]", "train.steps_per_call=10", "train.log_every=10",
+            "train.checkpoint_every=100000",
             "sampling.n_residual=64", "sampling.n_koopman=16", "eval.n_x=16", "eval.n_t=8",
             "model.width_size=8", "model.depth=2", f"train.seed={i}"])
         prob = problems.get(cfg.problem.name, **cfg.problem.params)
-        solve(prob, "spike", solve_config(cfg), key=jr.PRNGKey(i))
+        solve(prob, "spike", solve_config(cfg), key=jr.PRNGKey(i), phases=solve_phases(cfg, prob), progress=False)
 else:
     X = jr.normal(jr.PRNGKey(0), (32, 3))
     Y = X @ jnp.ones((3, 1))

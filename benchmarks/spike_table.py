@@ -1,21 +1,26 @@
 """PINN vs PIKE vs SPIKE on the problem suite at an equal training budget.
 
 For every problem x method x seed: `jaxrep.pinn.solve` with the problem's config
-(`configs/<problem>_<method>.yaml`, so the three methods share one base) and the budget's overrides.
+(`configs/<problem>.yaml` with `method=<method>`, so the three methods share one config) and the budget's
+overrides (`recipe`: the config as it is).
 Reports mean +- std over seeds of
 
 - rel. L2 error vs the reference on the training window and on the first extrapolation window (network;
   and Koopman rollout from the end of the training window for PIKE/SPIKE),
 - physics-residual MSE on both windows (the SPIKE paper's metric),
 - the generator's sparsity (fraction of |A_ij| < 1e-3 max|A|),
-- time per training step (compile excluded).
+- time per training step (compile excluded) and wall time of the whole solve,
+- the two trivial forecasts of the extrapolation window (persistence of u(x, T), and damped persistence),
+  and PDEBench's nRMSE on the training window.
 
-    python benchmarks/spike_table.py --budget small [--seeds 3] [--problems heat burgers] [--out table.json]
-    python benchmarks/spike_table.py --budget small --out table.json --resume   # after an interruption
-    python benchmarks/spike_table.py --budget paper        # paper-sized runs: for a GPU
+    python benchmarks/spike_table.py --budget recipe [--seeds 3] [--problems heat burgers] [--out table.json]
+    python benchmarks/spike_table.py --budget recipe --out table.json --resume   # after an interruption
+    python benchmarks/spike_table.py --budget small    # a short sanity pass (1500 Adam + 300 L-BFGS steps)
+    python benchmarks/spike_table.py --budget paper    # paper-sized runs: for a GPU
 
-`small` runs on a laptop CPU (short trainings, small networks); `paper` uses the SPIKE-paper-like sizes
-(20k Adam steps, 4096 collocation points, width 64). Run by hand, never in CI.
+`recipe` is each problem's config as committed (<= 10 min per run on the 2-core CPU is its target);
+`paper` uses paper-like sizes (20k Adam + 5k L-BFGS steps, 8192 residual points, width 128). Run by
+hand, never in CI.
 """
 
 import argparse
@@ -29,19 +34,24 @@ import jax.random as jr
 import numpy as np
 
 from jaxrep import config
-from jaxrep._tasks.pinn import solve_config
+from jaxrep._tasks.pinn import solve_config, solve_phases
 from jaxrep.pinn import method_names, problems, solve
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 BUDGETS = {
+    "recipe": ["train.checkpoint_every=100000"],
     "small": [
-        "train.steps=1500", "train.steps_per_call=250", "train.log_every=250", "train.checkpoint_every=100000",
+        "train.phases=[{optimizer: adam, steps: 1500, learning_rate: 1.0e-3, schedule: exponential, decay_rate: 0.1},"
+        " {optimizer: lbfgs, steps: 300, n_residual: 2048}]",
+        "train.steps_per_call=100", "train.log_every=100", "train.checkpoint_every=100000",
         "sampling.n_residual=512", "sampling.n_koopman=64", "eval.n_x=128", "eval.n_x_2d=24", "eval.n_t=26",
     ],
     "paper": [
-        "train.steps=20000", "train.steps_per_call=500", "train.log_every=500", "train.checkpoint_every=100000",
-        "sampling.n_residual=4096", "sampling.n_koopman=512", "model.width_size=64", "model.depth=4",
+        "train.phases=[{optimizer: adam, steps: 20000, learning_rate: 1.0e-3, schedule: exponential, decay_rate: 0.05},"
+        " {optimizer: lbfgs, steps: 5000, n_residual: 16384}]",
+        "train.steps_per_call=500", "train.log_every=500", "train.checkpoint_every=100000",
+        "sampling.n_residual=8192", "sampling.n_koopman=512", "model.width_size=128", "model.depth=4",
     ],
 }
 
@@ -51,17 +61,22 @@ COLUMNS = [
     ("rel_l2_extrapolation_koopman", "rel. L2 extrap. (Koopman)"),
     ("residual_mse_train_window", "residual MSE train"),
     ("residual_mse_extrapolation", "residual MSE extrap."),
+    ("rel_l2_extrapolation_persistence", "rel. L2 extrap. (persistence)"),
+    ("rel_l2_extrapolation_damped_persistence", "rel. L2 extrap. (damped pers.)"),
+    ("nrmse_train_window", "nRMSE train"),
     ("A_sparsity", "A sparsity"),
     ("time_per_step", "ms/step"),
+    ("wall_s", "wall s"),
 ]
 
 
 def run_one(problem: str, method: str, seed: int, budget: str) -> dict:
-    path = ROOT / "configs" / f"{problem}_{method}.yaml"
-    cfg = config.load(path, overrides=BUDGETS[budget] + [f"train.seed={seed}"])
+    path = ROOT / "configs" / f"{problem}.yaml"
+    cfg = config.load(path, overrides=BUDGETS[budget] + [f"train.seed={seed}", f"method={method}"])
     prob = problems.get(cfg.problem.name, **cfg.problem.params)
     t0 = time.perf_counter()
-    sol = solve(prob, method, solve_config(cfg), key=jr.PRNGKey(seed))
+    sol = solve(prob, method, solve_config(cfg), key=jr.PRNGKey(seed), phases=solve_phases(cfg, prob),
+                progress=False)
     m = {k: sol.metrics[k] for k, _ in COLUMNS if k in sol.metrics}
     m["wall_s"] = time.perf_counter() - t0
     for k in ("valid_prediction_time_lyapunov", "valid_prediction_time_lyapunov_koopman"):
@@ -77,6 +92,8 @@ def _fmt(vals, key):
     if key == "time_per_step":
         vals = 1e3 * vals
         return f"{vals.mean():.2f}"
+    if key == "wall_s":
+        return f"{vals.mean():.0f}"
     if key == "A_sparsity":
         return f"{vals.mean():.2f}"
     return f"{vals.mean():.2e} ± {vals.std():.1e}" if vals.size > 1 else f"{vals.mean():.2e}"
@@ -94,7 +111,7 @@ def markdown(results: dict) -> str:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", choices=list(BUDGETS), default="small")
+    ap.add_argument("--budget", choices=list(BUDGETS), default="recipe")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--problems", nargs="*", default=problems.names())
     ap.add_argument("--methods", nargs="*", default=method_names())

@@ -144,12 +144,14 @@ QUICKSTART = [
         config = replace(
             config,
             model=replace(config.model, width_size=WIDTH, depth=DEPTH),
-            train=replace(config.train, steps=STEPS, learning_rate=3e-3, steps_per_call=50, log_every=50),
+            fit=jr.train.FitOptions(steps_per_call=50, log_every=50),
             sampling=jr.pinn.SamplingConfig(n_residual=N_RESIDUAL, n_initial=N_OTHER, n_boundary=N_OTHER,
                                             n_koopman=N_OTHER),
             eval=jr.pinn.EvalConfig(n_x=N_X, n_t=N_T),
         )
-        solution = jr.pinn.solve(problem, "spike", config, key=jrandom.key(SEED), progress=not SMOKE)
+        phases = jr.pinn.default_phases(steps=STEPS, learning_rate=3e-3)    # Adam; see notebook 03 for L-BFGS
+        solution = jr.pinn.solve(problem, "spike", config, key=jrandom.key(SEED), phases=phases,
+                                 progress=not SMOKE)
         for name in ("rel_l2_train_window", "rel_l2_extrapolation", "rel_l2_extrapolation_koopman",
                      "residual_mse_train_window", "A_sparsity"):
             print(f"{name:32s} {solution.metrics[name]:.3e}")
@@ -580,7 +582,9 @@ PINN_SPIKE = [
     """),
     params("03_pinn_spike", """
         PROBLEM = "burgers"                       # any 1-D PDE of jr.pinn.problems.names()
-        STEPS = 150 if SMOKE else 6000            # training steps per method
+        STEPS = 150 if SMOKE else 3000            # Adam steps per method
+        LBFGS_STEPS = 20 if SMOKE else 2000       # then L-BFGS steps on a fixed point set
+        N_FIXED = 256 if SMOKE else 8000          # residual points of the L-BFGS phase
         LORENZ_STEPS = 100 if SMOKE else 10000
         N_RESIDUAL = 128 if SMOKE else 2048       # collocation points per step
         N_OTHER = 32 if SMOKE else 256            # initial / boundary / Koopman points per step
@@ -591,16 +595,30 @@ PINN_SPIKE = [
     code('''
         from dataclasses import replace
 
-        def solve_config(steps, width=WIDTH, depth=DEPTH):
+        import optax
+
+        def solve_config(width=WIDTH, depth=DEPTH):
+            # The recipe: initial and boundary conditions built into the network (hard constraints).
             config = jr.pinn.SolveConfig()
             return replace(
                 config,
                 model=replace(config.model, width_size=width, depth=depth),
-                train=replace(config.train, steps=steps, learning_rate=3e-3, steps_per_call=50, log_every=50),
+                fit=jr.train.FitOptions(steps_per_call=50, log_every=50),
                 sampling=jr.pinn.SamplingConfig(n_residual=N_RESIDUAL, n_initial=N_OTHER, n_boundary=N_OTHER,
                                                 n_koopman=N_OTHER),
+                constraints=jr.pinn.ConstraintConfig(initial=True, boundary=True),
                 eval=jr.pinn.EvalConfig(n_x=N_X, n_t=N_T),
             )
+
+        def phases(problem, method, adam_steps, lbfgs_steps=LBFGS_STEPS):
+            # Adam with a decaying learning rate on fresh points every step, then L-BFGS (zoom line search)
+            # on one fixed set of N_FIXED residual points.
+            fixed = jr.pinn.make_sampler(problem, jr.pinn.SamplingConfig(n_residual=N_FIXED, n_initial=N_OTHER,
+                                                                          n_boundary=N_OTHER, n_koopman=N_OTHER),
+                                         koopman=method != "pinn")
+            adam = optax.adam(optax.exponential_decay(1e-3, adam_steps, 0.1))
+            return [jr.train.Phase(adam, adam_steps, name="adam"),
+                    jr.train.Phase(optax.lbfgs(), lbfgs_steps, data=fixed, resample=False, name="lbfgs")]
 
         problem = jr.pinn.problems.get(PROBLEM)
         print(problem)
@@ -610,13 +628,16 @@ PINN_SPIKE = [
         ## Train the three methods
 
         Same backbone, same collocation points (same key), same number of steps; only the loss differs.
-        Every run goes through `jaxrep.train.fit`.
+        Every run goes through `jaxrep.train.fit`, in two phases: Adam on fresh collocation points, then
+        L-BFGS on a fixed set, with the initial and boundary conditions built into the network
+        (`ConstraintConfig`), so the loss is the PDE residual (plus the Koopman terms).
     """),
     code('''
-        config = solve_config(STEPS)
+        config = solve_config()
         solutions = {}
         for method in ("pinn", "pike", "spike"):
-            solutions[method] = jr.pinn.solve(problem, method, config, key=jrandom.key(SEED), progress=not SMOKE)
+            solutions[method] = jr.pinn.solve(problem, method, config, key=jrandom.key(SEED),
+                                              phases=phases(problem, method, STEPS), progress=not SMOKE)
 
         columns = ("rel_l2_train_window", "rel_l2_extrapolation", "rel_l2_extrapolation_koopman",
                    "residual_mse_train_window", "residual_mse_extrapolation", "A_sparsity")
@@ -680,8 +701,8 @@ PINN_SPIKE = [
         lorenz = jr.pinn.problems.get("lorenz")
         print(lorenz)
         lorenz_solutions = {
-            method: jr.pinn.solve(lorenz, method, solve_config(LORENZ_STEPS), key=jrandom.key(SEED),
-                                  progress=not SMOKE)
+            method: jr.pinn.solve(lorenz, method, solve_config(), key=jrandom.key(SEED),
+                                  phases=phases(lorenz, method, LORENZ_STEPS), progress=not SMOKE)
             for method in ("pinn", "spike")
         }
         for method, sol in lorenz_solutions.items():

@@ -8,32 +8,38 @@ import numpy as np
 import pytest
 
 import jaxrep as jrp
-from jaxrep.config import ModelConfig, TrainConfig
+import optax
+
+from jaxrep.nn import ModelConfig
 from jaxrep.pinn import EvalConfig, LossWeights, SamplingConfig, SolveConfig, problems
+from jaxrep.train import FitOptions, Phase
 
 
 def _tiny(steps=40, **kw):
     return SolveConfig(
         model=kw.pop("model", ModelConfig(width_size=16, depth=2)),
-        train=TrainConfig(steps=steps, learning_rate=3e-3, steps_per_call=steps // 2, log_every=steps // 4,
-                          checkpoint_every=1000),
+        fit=FitOptions(steps_per_call=steps // 2, log_every=steps // 4),
         sampling=SamplingConfig(n_residual=64, n_initial=16, n_boundary=16, n_koopman=16, n_offsets=2),
         eval=EvalConfig(n_x=16, n_x_2d=6, n_t=6),
         **kw,
     )
 
 
+def _adam(steps=40, lr=3e-3):
+    return [Phase(optax.adam(lr), steps)]
+
+
 def test_short_pinn_run_on_heat_is_accurate():
     # Small budget (a few seconds of training): rel. L2 error against the exact solution < 1e-2.
     cfg = SolveConfig(
         model=ModelConfig(width_size=24, depth=4, activation="sin"),
-        train=TrainConfig(steps=4000, learning_rate=5e-3, schedule="exponential", decay_rate=0.01,
-                          steps_per_call=500, log_every=500, checkpoint_every=10_000),
+        fit=FitOptions(steps_per_call=500, log_every=500),
         sampling=SamplingConfig(n_residual=256, n_initial=64, n_boundary=64),
         weights=LossWeights(boundary=10.0),
         eval=EvalConfig(n_x=64, n_t=21),
     )
-    sol = jrp.pinn.solve(problems.get("heat"), "pinn", cfg, key=jr.PRNGKey(0))
+    phases = jrp.pinn.default_phases(steps=4000, learning_rate=5e-3, decay_rate=0.01)
+    sol = jrp.pinn.solve(problems.get("heat"), "pinn", cfg, key=jr.PRNGKey(0), phases=phases, progress=False)
     assert sol.metrics["rel_l2_train_window"] < 1e-2
     # the metric is what it says: recompute it from the evaluation grid
     w = sol.evaluation["windows"][0]
@@ -44,7 +50,7 @@ def test_short_pinn_run_on_heat_is_accurate():
 
 def test_spike_predict_modes_and_metrics(getkey):
     prob = problems.get("heat")
-    sol = jrp.pinn.solve(prob, "spike", _tiny(), key=getkey())
+    sol = jrp.pinn.solve(prob, "spike", _tiny(), key=getkey(), phases=_adam(), progress=False)
     m = sol.metrics
     for k in ("rel_l2_train_window", "rel_l2_extrapolation", "rel_l2_extrapolation_koopman",
               "residual_mse_train_window", "residual_mse_extrapolation", "A_sparsity", "A_eigenvalues",
@@ -74,14 +80,14 @@ def test_spike_predict_modes_and_metrics(getkey):
 
 def test_pinn_accepts_kan_backbone(getkey):
     cfg = _tiny(steps=60, model=ModelConfig(kind="kan", hidden=(6,), grid_size=5, order=3))
-    sol = jrp.pinn.solve(problems.get("heat"), "pinn", cfg, key=getkey())
+    sol = jrp.pinn.solve(problems.get("heat"), "pinn", cfg, key=getkey(), phases=_adam(60), progress=False)
     assert type(sol.model.field.net).__name__ == "KAN"
     h = sol.history["loss"]
     assert np.all(np.isfinite(h)) and h[-1] < h[0]
 
 
 def test_ode_problem_reports_valid_prediction_time(getkey):
-    sol = jrp.pinn.solve(problems.get("lorenz"), "pike", _tiny(), key=getkey())
+    sol = jrp.pinn.solve(problems.get("lorenz"), "pike", _tiny(), key=getkey(), phases=_adam(), progress=False)
     assert "valid_prediction_time_lyapunov" in sol.metrics
     assert "valid_prediction_time_lyapunov_koopman" in sol.metrics
     lo, hi = problems.get("lorenz").extrapolation_windows[0]

@@ -11,12 +11,12 @@ from jaxrep.pinn import method_names, problems
 CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
 
 
-def test_a_config_for_every_problem_and_method():
+def test_one_config_for_every_problem_any_method():
     for name in problems.names():
         for method in method_names():
-            path = CONFIGS / f"{name}_{method}.yaml"
-            cfg = config.load(path)
+            cfg = config.load(CONFIGS / f"{name}.yaml", overrides=[f"method={method}"])
             assert cfg.task == "pinn" and cfg.method == method and cfg.problem.name == name
+            assert [p.optimizer for p in cfg.train.phases] == ["adam", "lbfgs"]
 
 
 def test_kinn_config_uses_a_kan_backbone():
@@ -28,21 +28,38 @@ def test_kinn_config_uses_a_kan_backbone():
 
 def test_config_errors_name_the_key():
     with pytest.raises(ValueError, match="unknown problem name 'burger'.*valid names"):
-        config.load(CONFIGS / "burgers_spike.yaml", overrides=["problem.name=burger"])
+        config.load(CONFIGS / "burgers.yaml", overrides=["problem.name=burger"])
     with pytest.raises(ValueError, match="nu"):
-        config.load(CONFIGS / "burgers_spike.yaml", overrides=["problem.params.nu=-1.0"])
+        config.load(CONFIGS / "burgers.yaml", overrides=["problem.params.nu=-1.0"])
     with pytest.raises(ValueError, match="method"):
-        config.load(CONFIGS / "burgers_spike.yaml", overrides=["method=spiky"])
+        config.load(CONFIGS / "burgers.yaml", overrides=["method=spiky"])
+
+
+def test_phase_errors_name_the_field():
+    with pytest.raises(ValueError, match="unknown config key 'train.phases\\[0\\].optimiser'"):
+        config.load(CONFIGS / "burgers.yaml", overrides=["train.phases=[{optimiser: adam}]"])
+    with pytest.raises(ValueError, match="train.phases\\[0\\].optimizer: expected one of"):
+        config.load(CONFIGS / "burgers.yaml", overrides=["train.phases=[{optimizer: bfgs}]"])
+    with pytest.raises(ValueError, match="phases\\[\\].steps must be >= 1"):
+        config.load(CONFIGS / "burgers.yaml", overrides=["train.phases=[{optimizer: adam, steps: 0}]"])
+    with pytest.raises(ValueError, match="causal.chunks"):
+        config.load(CONFIGS / "burgers.yaml", overrides=["causal.chunks=-1"])
+    with pytest.raises(ValueError, match="constraints.boundary"):
+        from jaxrep._tasks.pinn import run
+
+        run(config.load(CONFIGS / "lorenz.yaml", overrides=["constraints.boundary=true"]), None, resume=False,
+            progress=False)
 
 
 def test_solve_runner_writes_summary_and_figures(tmp_path):
     from jaxrep.cli import main
 
     out = tmp_path / "run"
-    rc = main(["solve", str(CONFIGS / "heat_spike.yaml"), "--out", str(out), "--no-progress",
-               "--set", "train.steps=20", "--set", "train.steps_per_call=10", "--set", "train.log_every=10",
+    rc = main(["solve", str(CONFIGS / "heat.yaml"), "--out", str(out), "--no-progress",
+               "--set", "train.phases=[{optimizer: adam, steps: 10}, {optimizer: lbfgs, steps: 10, n_residual: 32}]",
+               "--set", "train.steps_per_call=10", "--set", "train.log_every=10",
                "--set", "sampling.n_residual=64", "--set", "eval.n_x=16", "--set", "eval.n_t=5",
-               "--set", "problem.params.kappa=0.2"])
+               "--set", "problem.params.kappa=0.2", "--set", "model.width_size=8"])
     assert rc == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["problem"] == "heat" and summary["method"] == "spike"
@@ -52,4 +69,6 @@ def test_solve_runner_writes_summary_and_figures(tmp_path):
     for fig in ("solution", "solution_koopman", "generator", "error_vs_time", "loss"):
         assert (out / "figures" / f"{fig}.png").stat().st_size > 1000
     assert (out / "config.yaml").exists() and (out / "metrics.jsonl").exists()
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [10, 20]  # both phases ran, logged as one run
     assert config.load(out / "config.yaml").problem.params == {"kappa": 0.2}

@@ -17,7 +17,7 @@ def _tour_code() -> str:
     code = re.sub(r"steps=\d+", "steps=4", code)
     code = code.replace(
         "jrp.pinn.SolveConfig()",
-        "dataclasses.replace(jrp.pinn.SolveConfig(), train=jrp.config.TrainConfig(steps=4, steps_per_call=2))",
+        "dataclasses.replace(jrp.pinn.SolveConfig(), fit=jrp.train.FitOptions(steps_per_call=2))",
     )
     return "import dataclasses\n" + code
 

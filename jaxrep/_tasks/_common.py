@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import pathlib
 
-from ..config import TrainConfig, make_optimizer
+from ..config import TrainConfig, make_phases
 from ..train import fit
 
 
 def train(model, loss_fn, data, train_cfg: TrainConfig, run_dir, *, key, resume: bool, progress: bool,
           optimizer=None, mesh=None):
-    """`jaxrep.train.fit` with the options of `train_cfg`, checkpointing under `run_dir/checkpoints`
-    and logging to `run_dir/metrics.jsonl`. `optimizer` overrides the one the config describes."""
+    """`jaxrep.train.fit` with the options of `train_cfg` (its optimiser, or its `phases`),
+    checkpointing under `run_dir/checkpoints` and logging to `run_dir/metrics.jsonl`. `optimizer`
+    overrides the one the config describes."""
     run_dir = pathlib.Path(run_dir)
+    if optimizer is not None:
+        how = dict(optimizer=optimizer, steps=train_cfg.steps)
+    else:
+        phases = make_phases(train_cfg)
+        if any(n is not None for _, n in phases):
+            raise ValueError("train.phases[].n_residual is read by PDE tasks (task: pinn) only")
+        how = dict(phases=[p for p, _ in phases])
     return fit(
         model,
         loss_fn,
         data,
-        optimizer if optimizer is not None else make_optimizer(train_cfg),
-        steps=train_cfg.steps,
+        **how,
         key=key,
         checkpoint_dir=run_dir / "checkpoints",
         resume=resume,

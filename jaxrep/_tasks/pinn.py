@@ -5,7 +5,11 @@ task: pinn
 method: spike            # pinn | pike | spike
 problem: {name: burgers, params: {nu: 0.0031831}}   # + train_box: [[-1.0, 0.5]] to hold out space
 model: {kind: mlp, width_size: 32, depth: 4}
-train: {steps: 4000, learning_rate: 2.0e-3}
+train: {steps: 4000, learning_rate: 2.0e-3}     # or phases: [{optimizer: adam, steps: 3000},
+                                                #             {optimizer: lbfgs, steps: 2000, n_residual: 8000}]
+constraints: {initial: true, boundary: true}    # build u(x, t0) = u0 and the walls into the network
+causal: {chunks: 0}                             # > 0: causal weighting over that many time slabs
+balance: {every: 0}                             # > 0: grad-norm balancing of the loss terms every N steps
 sampling: {n_residual: 1024}
 koopman: {observables: 8}
 weights: {physics: 1, initial: 10, boundary: 1, koopman: 0.1, l1: 0.01}
@@ -17,15 +21,18 @@ The summary (`summary.json`) holds the metrics of `jaxrep.pinn.solve` (with a `t
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jax.random as jr
 
-from ..config import ModelConfig, TrainConfig
-from ..pinn import problems, solve
-from ..pinn._config import EvalConfig, KoopmanConfig, LossWeights, SamplingConfig, SolveConfig
+from ..config import ModelConfig, TrainConfig, make_phases
+from ..pinn import make_sampler, problems, solve
+from ..pinn._config import (BalanceConfig, CausalConfig, ConstraintConfig, EvalConfig, KoopmanConfig, LossWeights,
+                            SamplingConfig, SolveConfig)
+from ..train import FitOptions
 from ._common import save_figure
 
 
@@ -50,17 +57,42 @@ class Config:
     method: Literal["pinn", "pike", "spike"] = "spike"
     problem: ProblemConfig = field(default_factory=ProblemConfig)
     model: ModelConfig = field(default_factory=lambda: _DEFAULT.model)
-    train: TrainConfig = field(default_factory=lambda: _DEFAULT.train)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000, learning_rate=3e-3,
+                                                                  schedule="exponential", decay_rate=0.05,
+                                                                  log_every=100, steps_per_call=100,
+                                                                  checkpoint_every=1000))
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     koopman: KoopmanConfig = field(default_factory=KoopmanConfig)
     weights: LossWeights = field(default_factory=LossWeights)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    constraints: ConstraintConfig = field(default_factory=ConstraintConfig)
+    causal: CausalConfig = field(default_factory=CausalConfig)
+    balance: BalanceConfig = field(default_factory=BalanceConfig)
+
+    def __post_init__(self):
+        solve_config(self)  # validates the combination (e.g. causal.chunks against sampling.n_residual)
 
 
 def solve_config(cfg: Config) -> SolveConfig:
     """The `SolveConfig` part of a task config."""
-    return SolveConfig(model=cfg.model, train=cfg.train, sampling=cfg.sampling, koopman=cfg.koopman,
-                       weights=cfg.weights, eval=cfg.eval)
+    t = cfg.train
+    fit = FitOptions(steps_per_call=t.steps_per_call, checkpoint_every=t.checkpoint_every,
+                     keep=t.keep_checkpoints, log_every=t.log_every)
+    return SolveConfig(model=cfg.model, fit=fit, sampling=cfg.sampling, koopman=cfg.koopman,
+                       weights=cfg.weights, eval=cfg.eval, constraints=cfg.constraints, causal=cfg.causal,
+                       balance=cfg.balance)
+
+
+def solve_phases(cfg: Config, problem) -> list:
+    """The `jaxrep.train.Phase` list of `cfg.train`; a phase with its own `n_residual` gets a sampler
+    with that many residual points."""
+    out = []
+    for phase, n_residual in make_phases(cfg.train):
+        if n_residual is not None:
+            sampling = dataclasses.replace(cfg.sampling, n_residual=n_residual)
+            phase = dataclasses.replace(phase, data=make_sampler(problem, sampling, koopman=cfg.method != "pinn"))
+        out.append(phase)
+    return out
 
 
 def save_figures(sol, run_dir) -> list[str]:
@@ -83,7 +115,7 @@ def save_figures(sol, run_dir) -> list[str]:
 
 def run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> dict:
     problem = problems.get(cfg.problem.name, **cfg.problem.params)
-    sol = solve(problem, cfg.method, solve_config(cfg), key=jr.PRNGKey(cfg.train.seed), run_dir=run_dir,
-                resume=resume, progress=progress)
+    sol = solve(problem, cfg.method, solve_config(cfg), key=jr.PRNGKey(cfg.train.seed),
+                phases=solve_phases(cfg, problem), run_dir=run_dir, resume=resume, progress=progress)
     figures = save_figures(sol, run_dir)
     return {"problem": problem.name, "method": cfg.method, **sol.metrics, "figures": figures}

@@ -9,6 +9,7 @@ from ._generator import Generator as Generator
 from ._generator import generator_names as generator_names
 from ._generator import SkewGenerator as SkewGenerator
 from ._generator import StableGenerator as StableGenerator
+from ._propagate import expm_stack as expm_stack
 from ._propagate import propagate as propagate
 from ._propagate import propagate_uniform as propagate_uniform
 from ._estimators import AbstractKoopmanEstimator as AbstractKoopmanEstimator

@@ -13,9 +13,13 @@ u = sol.predict(x, t, mode="koopman")                    # x (n, d), t (n,) -> (
 - `AbstractProblem` (+ `Dirichlet`, `Neumann`, `Periodic`, `NoBoundary`): the problem spec; residuals
   are pure functions of the solution function, differentiated with `dt`, `dx`, `laplacian`, ...;
   time windows for temporal extrapolation and an optional `train_box` for spatial extrapolation;
-- `solve` / `PINNSolution`: training through `jaxrep.train.fit` with resampled collocation points;
+- `solve` / `PINNSolution`: training through `jaxrep.train.fit` (optimiser phases, e.g. Adam then
+  L-BFGS) with resampled collocation points; `ConstraintConfig` (initial and boundary conditions built
+  into the network), `CausalConfig` (causal weighting of the residual);
 - `koopman_generator_loss`, `koopman_expm_loss`, `l1_penalty`: the PIKE/SPIKE regularisers;
-- `relative_l2`, `sparsity`, `valid_prediction_time`: the reported metrics.
+- `relative_l2`, `sparsity`, `valid_prediction_time`, PDEBench-style `nrmse`, `frmse`, `boundary_rmse`,
+  `max_abs_error`: the reported metrics; `persistence` / `damped_persistence`: the trivial forecasts
+  every extrapolation is held against.
 """
 
 from . import problems as problems
@@ -30,6 +34,9 @@ from ._problem import Dirichlet as Dirichlet
 from ._problem import Neumann as Neumann
 from ._problem import NoBoundary as NoBoundary
 from ._problem import Periodic as Periodic
+from ._config import BalanceConfig as BalanceConfig
+from ._config import CausalConfig as CausalConfig
+from ._config import ConstraintConfig as ConstraintConfig
 from ._config import EvalConfig as EvalConfig
 from ._config import KoopmanConfig as KoopmanConfig
 from ._config import LossWeights as LossWeights
@@ -39,7 +46,19 @@ from ._koopman_loss import generator_residual as generator_residual
 from ._koopman_loss import koopman_expm_loss as koopman_expm_loss
 from ._koopman_loss import koopman_generator_loss as koopman_generator_loss
 from ._koopman_loss import l1_penalty as l1_penalty
+from ._losses import balanced_loss as balanced_loss
+from ._losses import causal_residual as causal_residual
 from ._losses import make_loss_fn as make_loss_fn
+from ._constraints import HardConstraint as HardConstraint
+from ._baselines import baseline_metrics as baseline_metrics
+from ._baselines import damped_persistence as damped_persistence
+from ._baselines import fit_damping as fit_damping
+from ._baselines import persistence as persistence
+from ._metrics import boundary_rmse as boundary_rmse
+from ._metrics import frmse as frmse
+from ._metrics import max_abs_error as max_abs_error
+from ._metrics import nrmse as nrmse
+from ._metrics import standard_metrics as standard_metrics
 from ._metrics import relative_l2 as relative_l2
 from ._metrics import sparsity as sparsity
 from ._metrics import valid_prediction_time as valid_prediction_time
@@ -48,6 +67,7 @@ from ._model import PINNField as PINNField
 from ._model import PINNModel as PINNModel
 from ._sampling import make_sampler as make_sampler
 from ._solve import PINNSolution as PINNSolution
+from ._solve import default_phases as default_phases
 from ._solve import evaluate as evaluate
 from ._solve import method_names as method_names
 from ._solve import solve as solve

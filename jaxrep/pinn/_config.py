@@ -1,11 +1,16 @@
-"""Typed options of [`jaxrep.pinn.solve`][] (also the sections of a `task: pinn` config file)."""
+"""Typed options of [`jaxrep.pinn.solve`][] (also the sections of a `task: pinn` config file).
+
+They are plain data: the optimisers themselves are optax objects handed to `solve(..., phases=...)`,
+and `jaxrep.pinn` imports no config or task code (the YAML layer translates files into these).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..config import ModelConfig, TrainConfig
+from ..nn import ModelConfig
+from ..train import FitOptions
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,69 @@ class LossWeights:
 
 
 @dataclass(frozen=True)
+class ConstraintConfig:
+    r"""Conditions built into the network by construction instead of penalised (hard constraints).
+
+    - `initial`: $u(x, t) = u_0(x) + \tau(t)\,\hat u(x, t)$ with $\tau = (t - t_0)/(t_1 - t_0)$, so
+      $u(x, t_0) = u_0(x)$ exactly (problems first order in time);
+    - `boundary`: Dirichlet walls by the distance factor $\phi(x) = \prod_i (x_i - \ell_i)(h_i - x_i)
+      / ((h_i - \ell_i)/2)^2$ multiplying the network (with `initial`: $u = u_0 + \tau\phi\hat u$,
+      which needs $u_0 = g$ on the walls), periodic boxes by an exact periodic embedding of the
+      periodic coordinates ($\cos, \sin$ of $2\pi x/L$) in front of the backbone.
+    """
+
+    initial: bool = False
+    boundary: bool = False
+
+
+@dataclass(frozen=True)
+class CausalConfig:
+    r"""Causal weighting of the residual (Wang, Sankaran & Perdikaris 2022).
+
+    The residual points are split into `chunks` slabs of the training window by time; slab $i$
+    gets weight $w_i = \exp(-\varepsilon \sum_{k<i} \mathcal L_k)$ (no gradient through $w$), with
+    $\varepsilon$ = `tolerance`, so later times are trained only once earlier ones are resolved.
+    `chunks = 0` turns it off. `sampling.n_residual` must be a multiple of `chunks`.
+
+    **References:** S. Wang, S. Sankaran, P. Perdikaris, "Respecting causality is all you need for
+    training physics-informed neural networks", arXiv:2203.07404 (2022).
+    """
+
+    chunks: int = 0
+    tolerance: float = 1.0
+
+    def __post_init__(self):
+        if isinstance(self.chunks, bool) or not isinstance(self.chunks, int) or self.chunks < 0:
+            raise ValueError(f"causal.chunks must be an int >= 0 (0: off), got {self.chunks!r}")
+        if not self.tolerance > 0:
+            raise ValueError(f"causal.tolerance must be > 0, got {self.tolerance!r}")
+
+
+@dataclass(frozen=True)
+class BalanceConfig:
+    r"""Adaptive loss weights by gradient-norm balancing (Wang, Teng & Perdikaris 2021; jaxpi).
+
+    Every `every` steps, with $g_i = \|\nabla_\theta (w_i\mathcal L_i)\|_2$ for each loss term (the
+    `LossWeights` $w_i$ as priors), $\hat\lambda_i = \sum_j g_j / g_i$ and
+    $\lambda \leftarrow m\lambda + (1 - m)\hat\lambda$ ($m$ = `momentum`); the loss is
+    $\sum_i \lambda_i w_i\mathcal L_i$, so every term pulls on the parameters equally hard. The
+    weights live in the trainer state (checkpointed; exact resume holds). `every = 0` turns it off.
+
+    **References:** S. Wang, Y. Teng, P. Perdikaris, "Understanding and mitigating gradient flow
+    pathologies in physics-informed neural networks", SIAM J. Sci. Comput. 43 (2021).
+    """
+
+    every: int = 0
+    momentum: float = 0.9
+
+    def __post_init__(self):
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 0:
+            raise ValueError(f"balance.every must be an int >= 0 (0: off), got {self.every!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"balance.momentum must be in [0, 1), got {self.momentum!r}")
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     """Evaluation grid: `n_x` points per spatial dimension (`n_x_2d` for 2-D problems) and `n_t`
     times per window."""
@@ -91,15 +159,26 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class SolveConfig:
-    """Everything [`jaxrep.pinn.solve`][] needs besides the problem, the method and the key."""
+    """Everything [`jaxrep.pinn.solve`][] needs besides the problem, the method, the optimiser phases
+    and the key: backbone (`jaxrep.nn.ModelConfig`), how `fit` runs (`jaxrep.train.FitOptions`),
+    collocation sampling, Koopman latent, loss weights, hard constraints, causal weighting and the
+    evaluation grid."""
 
     model: ModelConfig = field(default_factory=lambda: ModelConfig(width_size=32, depth=4))
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000, learning_rate=3e-3,
-                                                                  schedule="exponential",
-                                                                  decay_rate=0.05, log_every=100,
-                                                                  steps_per_call=100,
-                                                                  checkpoint_every=1000))
+    fit: FitOptions = field(default_factory=lambda: FitOptions(steps_per_call=100, checkpoint_every=1000,
+                                                               log_every=100))
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     koopman: KoopmanConfig = field(default_factory=KoopmanConfig)
     weights: LossWeights = field(default_factory=LossWeights)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    constraints: ConstraintConfig = field(default_factory=ConstraintConfig)
+    causal: CausalConfig = field(default_factory=CausalConfig)
+    balance: BalanceConfig = field(default_factory=BalanceConfig)
+
+    def __post_init__(self):
+        c = self.causal.chunks
+        if c and self.sampling.n_residual % c:
+            raise ValueError(
+                f"causal.chunks={c} must divide sampling.n_residual={self.sampling.n_residual} "
+                "(equal time slabs of the Latin-hypercube residual points)"
+            )

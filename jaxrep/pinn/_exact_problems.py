@@ -134,6 +134,8 @@ class Wave(AbstractProblem):
     def initial_condition(self, x):
         return self.reference(x, jnp.asarray(self.t0, x.dtype))
 
+    time_order: ClassVar[int] = 2  # u(x, t0) = u0 and u_t(x, t0) = 0
+
     def initial_residual(self, u, x):
         t0 = jnp.asarray(self.t0, x.dtype)
         return jnp.concatenate([u(x, t0) - self.initial_condition(x), dt(u, x, t0)])
@@ -306,6 +308,8 @@ class Wave2D(AbstractProblem):
 
     def initial_condition(self, x):
         return self.reference(x, jnp.asarray(self.t0, x.dtype))
+
+    time_order: ClassVar[int] = 2  # u(x, t0) = u0 and u_t(x, t0) = 0
 
     def initial_residual(self, u, x):
         t0 = jnp.asarray(self.t0, x.dtype)

@@ -15,8 +15,10 @@ from ..koopman import AbstractGenerator
 class PINNField(eqx.Module):
     r"""The network solution $u_\theta(x, t)$: a backbone on inputs rescaled to $[-1, 1]^{d+1}$.
 
-    $u_\theta(x, t) = \mathrm{net}\big(2\frac{(x, t) - \ell}{h - \ell} - 1\big)$ with $\ell, h$ the
-    corners of the space-time box (the whole time window, so extrapolation inputs stay in range).
+    $u_\theta(x, t) = T\big(\mathrm{net}(2\frac{(x, t) - \ell}{h - \ell} - 1), x, t\big)$ with $\ell, h$
+    the corners of the space-time box (the whole time window, so extrapolation inputs stay in range)
+    and $T$ an optional output transform (`transform(u_hat, x, t)`, e.g. a `HardConstraint` that builds
+    the initial and boundary conditions in; identity when `None`).
     Acts on **one** point: `x` of shape `(d,)`, scalar `t`; returns `(n_out,)`.
     """
 
@@ -24,6 +26,7 @@ class PINNField(eqx.Module):
     lower: tuple[float, ...] = eqx.field(static=True)
     upper: tuple[float, ...] = eqx.field(static=True)
     n_out: int = eqx.field(static=True)
+    transform: Optional[eqx.Module] = None
 
     def __call__(self, x: Float[Array, " d"], t: Float[Array, ""]) -> Float[Array, " n_out"]:
         d = len(self.lower) - 1
@@ -35,7 +38,10 @@ class PINNField(eqx.Module):
         y = jnp.concatenate([x, jnp.reshape(t, (1,)).astype(x.dtype if d else jnp.result_type(t))])
         lo = jnp.asarray(self.lower, y.dtype)
         hi = jnp.asarray(self.upper, y.dtype)
-        return self.net(2 * (y - lo) / (hi - lo) - 1)
+        out = self.net(2 * (y - lo) / (hi - lo) - 1)
+        if self.transform is None:
+            return out
+        return self.transform(out, x, jnp.asarray(t, y.dtype))
 
 
 class Observable(eqx.Module):
@@ -80,10 +86,15 @@ class PINNModel(eqx.Module):
         return self.field(x, t)
 
     def z(self, x, t):
-        u = self.field(x, t)
-        grad = None
-        if self.observable.use_gradient:
-            grad = jax.jacfwd(lambda y: self.field(y, t))(x)
+        if not self.observable.use_gradient or jnp.shape(x)[0] == 0:
+            u = self.field(x, t)
+            grad = jnp.zeros(u.shape + (0,), u.dtype) if self.observable.use_gradient else None
+            return self.observable(u, grad)
+        # u and its spatial Jacobian from one forward-mode pass per direction (the primal is shared;
+        # `jacfwd` plus a separate call would run the network once more for u).
+        basis = jnp.eye(x.shape[0], dtype=x.dtype)
+        u, grad = jax.vmap(lambda v: jax.jvp(lambda y: self.field(y, t), (x,), (v,)),
+                           out_axes=(None, -1))(basis)
         return self.observable(u, grad)
 
     def A(self):

@@ -211,6 +211,8 @@ class AbstractProblem(eqx.Module):
     has_exact: eqx.AbstractClassVar[bool]
     kind: eqx.AbstractClassVar[str]
     error_components: ClassVar[Optional[tuple[int, ...]]] = None
+    # Order in time: 2 for u_tt problems (their `initial_residual` also prescribes u_t at t0).
+    time_order: ClassVar[int] = 1
 
     time_window: eqx.AbstractVar[Window]
     train_window: eqx.AbstractVar[Window]

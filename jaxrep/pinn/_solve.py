@@ -6,33 +6,35 @@ r"""`jaxrep.pinn.solve`: train a PINN, PIKE or SPIKE model on a problem and scor
 | `"pike"` | + Koopman generator and matrix-exponential losses on $z = [u, g(u)]$, $\dot z = Az$ |
 | `"spike"` | + $\lambda\|A\|_1$ |
 
-Training goes through `jaxrep.train.fit` with collocation points resampled at every step by a pure
-sampler, so checkpoints, exact resume and NaN handling come from the trainer.
+Training goes through `jaxrep.train.fit` (one call, all optimiser phases) with collocation points
+resampled at every step by a pure sampler (or a fixed set for a phase with `resample=False`, such as
+L-BFGS), so checkpoints, exact resume and NaN handling come from the trainer.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import pathlib
-import time
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Sequence
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ..config import make_optimizer
 from ..koopman import Generator, propagate
 from ..nn import MLP, build_model
+from ..train import Phase, fit
+from ._baselines import baseline_metrics
 from ._config import SolveConfig
+from ._constraints import HardConstraint, periodic_periods
 from ._losses import make_loss_fn
-from ._metrics import relative_l2, sparsity, valid_prediction_time
+from ._metrics import relative_l2, sparsity, standard_metrics, valid_prediction_time
 from ._model import Observable, PINNField, PINNModel
-from ._problem import AbstractProblem
+from ._problem import AbstractProblem, Dirichlet, Periodic
 from ._sampling import make_sampler
 
 # name -> (Koopman losses?, L1 on A?): resolved once, here.
@@ -51,13 +53,25 @@ def _check_method(method) -> tuple[bool, bool]:
 
 
 def make_model(problem: AbstractProblem, cfg: SolveConfig, *, koopman: bool, key: PRNGKeyArray) -> PINNModel:
-    """Build the (untrained) `PINNModel` for `problem`: backbone from `cfg.model`, and for PIKE/SPIKE
-    the observable MLP and a `jaxrep.koopman.Generator` from `cfg.koopman`."""
+    """Build the (untrained) `PINNModel` for `problem`: backbone from `cfg.model` (with the hard
+    constraints of `cfg.constraints`: an output transform, and for periodic boxes an exact periodic
+    embedding), and for PIKE/SPIKE the observable MLP and a `jaxrep.koopman.Generator` from
+    `cfg.koopman`."""
     k_net, k_obs, k_gen = jr.split(key, 3)
     d = problem.spatial_dim
-    net = build_model(cfg.model, d + 1, problem.n_out, key=k_net)
+    con = cfg.constraints
+    model_cfg = cfg.model
+    if con.boundary and isinstance(problem.boundary, Periodic):
+        model_cfg = dataclasses.replace(model_cfg, periods=periodic_periods(problem))
+    elif con.boundary and not isinstance(problem.boundary, Dirichlet):
+        periodic_periods(problem)  # raises the one-line error naming constraints.boundary
+    net = build_model(model_cfg, d + 1, problem.n_out, key=k_net)
+    dirichlet = con.boundary and isinstance(problem.boundary, Dirichlet)
+    transform = None
+    if con.initial or dirichlet:
+        transform = HardConstraint.for_problem(problem, initial=con.initial, dirichlet=dirichlet)
     field = PINNField(net, tuple(problem.lower) + (problem.time_window[0],),
-                      tuple(problem.upper) + (problem.time_window[1],), problem.n_out)
+                      tuple(problem.upper) + (problem.time_window[1],), problem.n_out, transform)
     if not koopman:
         return PINNModel(field)
     kc = cfg.koopman
@@ -201,6 +215,11 @@ def compute_metrics(model: PINNModel, problem: AbstractProblem, evaluation: dict
         m["A_sparsity"] = sparsity(A)
         m["A_l1"] = float(np.abs(A).sum())
         m["A_eigenvalues"] = [[float(e.real), float(e.imag)] for e in eig[np.argsort(-eig.real)]]
+    # Honest baselines (persistence forecasts) and PDEBench-style metrics beside the relative L2.
+    m.update(baseline_metrics(evaluation, error_components=problem.error_components))
+    for mode in ("network", "koopman") if model.has_koopman else ("network",):
+        m.update(standard_metrics(evaluation, mode, error_components=problem.error_components,
+                                  periodic=isinstance(problem.boundary, Periodic)))
     if history and "time" in history and len(history["step"]) > 1:
         steps = np.asarray(history["step"], float)
         times = np.asarray(history["time"], float)
@@ -265,15 +284,23 @@ def _koopman_points(model, x, t, t_start):
     return jax.vmap(one)(x, t)
 
 
+def default_phases(steps: int = 3000, learning_rate: float = 3e-3, decay_rate: float = 0.05) -> list[Phase]:
+    """The default training of `solve`: Adam, learning rate decayed exponentially from `learning_rate`
+    to `decay_rate * learning_rate` over `steps` steps, on collocation points resampled every step."""
+    schedule = optax.exponential_decay(learning_rate, transition_steps=steps, decay_rate=decay_rate)
+    return [Phase(optax.adam(schedule), steps, name="adam")]
+
+
 def solve(
     problem: AbstractProblem,
     method: str = "spike",
     config: Optional[SolveConfig] = None,
     *,
     key: PRNGKeyArray,
+    phases: Optional[Sequence[Phase]] = None,
     run_dir: Optional[pathlib.Path] = None,
     resume: bool = False,
-    progress: bool = False,
+    progress: bool = True,
 ) -> PINNSolution:
     r"""Solve `problem` with a PINN, PIKE or SPIKE model and score it against the reference.
 
@@ -281,12 +308,16 @@ def solve(
 
     - `problem`: an `AbstractProblem` (e.g. `jaxrep.pinn.problems.get("burgers")`).
     - `method`: `"pinn"`, `"pike"` (Koopman-regularised) or `"spike"` (PIKE + $\lambda\|A\|_1$).
-    - `config`: a `SolveConfig` (backbone, trainer, sampling, Koopman latent, loss weights, eval grid);
-      default `SolveConfig()`.
+    - `config`: a `SolveConfig` (backbone, `fit` options, sampling, Koopman latent, loss weights, hard
+      constraints, causal weighting, eval grid); default `SolveConfig()`.
     - `key`: PRNG key (keyword-only) for the initialisation and the collocation points.
+    - `phases`: the optimiser phases, a sequence of `jaxrep.train.Phase` (default `default_phases()`:
+      3000 Adam steps). A phase without `data` trains on `make_sampler(problem, config.sampling)`; e.g.
+      `Phase(optax.lbfgs(), 2000, resample=False, data=make_sampler(problem, SamplingConfig(
+      n_residual=8000), koopman=...))` adds an L-BFGS phase on 8000 fixed points.
     - `run_dir`: if given, checkpoints go to `run_dir/checkpoints` and metrics to
       `run_dir/metrics.jsonl` (and `resume=True` continues an interrupted run exactly).
-    - `progress`: show the trainer's progress bar.
+    - `progress`: show the trainer's progress bar, labelled with the problem and the method.
 
     **Returns:** a `PINNSolution` with `.predict(x, t, mode=...)`, `.metrics` and `.evaluation`.
 
@@ -303,21 +334,24 @@ def solve(
     cfg = config if config is not None else SolveConfig()
     if not isinstance(cfg, SolveConfig):
         raise TypeError(f"config must be a jaxrep.pinn.SolveConfig, got {type(cfg).__name__}")
+    phases = list(default_phases() if phases is None else phases)
     k_model, k_train = jr.split(key)
     model = make_model(problem, cfg, koopman=koopman, key=k_model)
-    loss_fn = make_loss_fn(problem, cfg.weights, koopman=koopman, sparse=sparse)
+    con = cfg.constraints
+    loss_fn = make_loss_fn(problem, cfg.weights, koopman=koopman, sparse=sparse, hard_initial=con.initial,
+                           hard_boundary=con.boundary, causal=cfg.causal, balance=cfg.balance)
     sampler = make_sampler(problem, cfg.sampling, koopman=koopman)
+    loss_state = None
+    if cfg.balance.every:  # one adaptive weight per loss term, all starting at 1
+        batch = jax.eval_shape(sampler, jr.PRNGKey(0), 0)
+        n_terms = len(jax.eval_shape(lambda m, b: loss_fn.terms(m, b)[0], model, batch))
+        loss_state = {"weights": jnp.ones((n_terms,), jnp.float32), "count": jnp.zeros((), jnp.int32)}
+    where = {}
     if run_dir is not None:
-        from .._tasks._common import train
-
-        model, history = train(model, loss_fn, sampler, cfg.train, run_dir, key=k_train, resume=resume,
-                               progress=progress)
-    else:
-        from ..train import fit
-
-        model, history = fit(model, loss_fn, sampler, make_optimizer(cfg.train), steps=cfg.train.steps,
-                             key=k_train, steps_per_call=cfg.train.steps_per_call, progress=progress,
-                             log_every=cfg.train.log_every)
+        run_dir = pathlib.Path(run_dir)
+        where = dict(checkpoint_dir=run_dir / "checkpoints", metrics_path=run_dir / "metrics.jsonl")
+    model, history = fit(model, loss_fn, sampler, phases=phases, key=k_train, resume=resume, loss_state=loss_state,
+                         progress=progress, desc=f"{problem.name} / {method}", **where, **cfg.fit.kwargs())
     evaluation = evaluate(model, problem, cfg)
     metrics = compute_metrics(model, problem, evaluation, history)
     return PINNSolution(problem, method, model, cfg, history, metrics, evaluation)

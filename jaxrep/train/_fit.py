@@ -72,19 +72,26 @@ def _make_chunk(get_loss, get_optimizer, get_sampler, mesh, data_axis, extra_arg
             batch = sampler(data_key, state.step)
             if mesh is not None:
                 batch = shard_batch_constraint(batch, mesh, data_axis)
-        (loss, aux), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(
-            state.model, batch, step_key
-        )
+        if state.loss_state is None:
+            fn = loss_fn
+        else:  # a stateful loss: loss_fn(model, batch, key, loss_state) -> (loss, aux, new_loss_state)
+            def fn(model, batch, key):
+                loss, aux, new = loss_fn(model, batch, key, state.loss_state)
+                return loss, (aux, new)
+        (loss, aux), grads = eqx.filter_value_and_grad(fn, has_aux=True)(state.model, batch, step_key)
+        loss_state = None
+        if state.loss_state is not None:
+            aux, loss_state = aux
         params, static = eqx.partition(state.model, eqx.is_inexact_array)
         if extra_args:
-            value_fn = lambda p: loss_fn(eqx.combine(p, static), batch, step_key)[0]  # noqa: E731
+            value_fn = lambda p: fn(eqx.combine(p, static), batch, step_key)[0]  # noqa: E731
             updates, opt_state = optimizer.update(grads, state.opt_state, params, value=loss, grad=grads,
                                                   value_fn=value_fn)
         else:
             updates, opt_state = optimizer.update(grads, state.opt_state, params)
         model = eqx.apply_updates(state.model, updates)
         metrics = {"loss": loss, **aux}
-        return TrainState(model, opt_state, state.step + 1, key), metrics
+        return TrainState(model, opt_state, state.step + 1, key, loss_state), metrics
 
     def scan(dynamic, static, batches, fixed, n: int):
         static = jax.tree_util.tree_unflatten(static[1], static[0])
@@ -283,6 +290,7 @@ def fit(
     steps: Optional[int] = None,
     key: PRNGKeyArray,
     phases: Optional[Sequence[Phase]] = None,
+    loss_state: Optional[PyTree] = None,
     checkpoint_dir: Union[None, str, pathlib.Path] = None,
     resume: bool = False,
     checkpoint_every: Optional[int] = None,
@@ -316,6 +324,10 @@ def fit(
     - `phases`: a sequence of `Phase` (optimiser, steps, optional data, `resample`), run one after the
       other (e.g. Adam, then L-BFGS on a fixed batch). A run resumed inside any phase, or at a phase
       boundary, continues exactly as the uninterrupted run.
+    - `loss_state`: the initial state of a *stateful* loss (a pytree of arrays, e.g. adaptive loss
+      weights). With it, `loss_fn(model, batch, key, loss_state) -> (loss, aux, new_loss_state)`; the
+      state lives in the `TrainState` (checkpointed, carried across phases, restored on resume) and
+      carries no gradient.
     - `key`: PRNG key (typed or legacy).
     - `checkpoint_dir`: where Orbax checkpoints go (none are written if `None`).
     - `resume`: continue from the newest readable checkpoint in `checkpoint_dir`, if there is one.
@@ -384,11 +396,12 @@ def fit(
     params = eqx.filter(model, eqx.is_inexact_array)
     base_key = raw_key(key)
 
-    def initial_state(i: int, m, step, k) -> TrainState:
+    def initial_state(i: int, m, step, k, ls) -> TrainState:
         opt_state = _strong_types(phases[i].optimizer.init(eqx.filter(m, eqx.is_inexact_array)))
-        return TrainState(m, opt_state, jnp.asarray(step, dtype=jnp.int32), k)
+        return TrainState(m, opt_state, jnp.asarray(step, dtype=jnp.int32), k, ls)
 
-    state = initial_state(0, model, 0, base_key)
+    ls0 = None if loss_state is None else _strong_types(jax.tree_util.tree_map(jnp.asarray, loss_state))
+    state = initial_state(0, model, 0, base_key, ls0)
     if mesh is not None:
         state = replicate(state, mesh)
 
@@ -399,8 +412,8 @@ def fit(
         def template(step: int) -> TrainState:
             # Saved at step s: the optimiser state of the phase that ran step s.
             i = next(i for i, e in enumerate(ends) if step <= e) if step <= steps else len(phases) - 1
-            return initial_state(i, model, 0, base_key) if mesh is None else replicate(
-                initial_state(i, model, 0, base_key), mesh)
+            tmpl = initial_state(i, model, 0, base_key, ls0)
+            return tmpl if mesh is None else replicate(tmpl, mesh)
 
         restored = ckpt.restore_latest(template)
         if restored is not None:
@@ -440,8 +453,8 @@ def fit(
                 continue
             d, sampler = datas[i]
             if step == starts[i] and i > 0:
-                # A new phase: fresh optimiser state, same model, step and key.
-                state = initial_state(i, state.model, step, state.key)
+                # A new phase: fresh optimiser state, same model, step, key and loss state.
+                state = initial_state(i, state.model, step, state.key, state.loss_state)
                 if mesh is not None:
                     state = replicate(state, mesh)
             fixed = None

@@ -7,7 +7,8 @@ from jaxtyping import Array, Int, PyTree, UInt
 
 
 class TrainState(eqx.Module):
-    """Everything a training run needs to continue exactly: model, optimiser state, step, PRNG key.
+    """Everything a training run needs to continue exactly: model, optimiser state, step, PRNG key, and
+    the state of a stateful loss (e.g. adaptive loss weights; `None` for a plain loss).
 
     `key` is kept as raw `uint32` key data so that it checkpoints like any other array.
     """
@@ -16,6 +17,7 @@ class TrainState(eqx.Module):
     opt_state: PyTree
     step: Int[Array, ""]
     key: UInt[Array, " 2"]
+    loss_state: PyTree = None
 
 
 def raw_key(key) -> Array:

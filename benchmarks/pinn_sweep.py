@@ -1,0 +1,93 @@
+"""Sweep the PINN training stack on one or more problems, to choose each problem's config recipe.
+
+Every variant is a list of `--set` overrides applied on top of `configs/<problem>.yaml`; each runs
+`jaxrep.pinn.solve` (method `pinn` by default: the recipe is chosen for the network, the Koopman terms
+are measured on top of it by `spike_table.py`) for the given seeds and reports the relative L2 error in
+the training window (mean +- spread over seeds), nRMSE, the final loss and the wall time.
+
+    python benchmarks/pinn_sweep.py --problems burgers allen_cahn --seeds 1 --out sweep.json
+    python benchmarks/pinn_sweep.py --problems burgers --variants recipe no_constraints adam_only
+
+Variants (names below; `recipe` is the committed config):
+
+- `recipe`: the config as committed;
+- `no_constraints`: initial and boundary conditions penalised instead of built in;
+- `adam_only`: the Adam phase alone (no L-BFGS phase);
+- `lbfgs_4000`: twice as many L-BFGS steps;
+- `modified_mlp`, `pirate`, `fourier`: other backbones (modified MLP; PirateNet; 64 Fourier features, scale 1);
+- `causal`: causal weighting over 16 time slabs, tolerance 1;
+- `balance`: grad-norm balancing every 100 steps;
+- `wide`: width 128.
+
+Run by hand (minutes per variant on a 2-core CPU), never in CI; record what you find in BENCHMARKS.md.
+"""
+
+import argparse
+import json
+import pathlib
+import platform
+import time
+
+import jax
+import jax.random as jr
+import numpy as np
+
+from jaxrep import config
+from jaxrep._tasks.pinn import solve_config, solve_phases
+from jaxrep.pinn import problems, solve
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+VARIANTS = {
+    "recipe": [],
+    "no_constraints": ["constraints.initial=false", "constraints.boundary=false"],
+    "adam_only": ["train.phases=[{optimizer: adam, steps: 3000, learning_rate: 1.0e-3, schedule: exponential,"
+                  " decay_rate: 0.1}]"],
+    "lbfgs_4000": ["train.phases=[{optimizer: adam, steps: 3000, learning_rate: 1.0e-3, schedule: exponential,"
+                   " decay_rate: 0.1}, {optimizer: lbfgs, steps: 4000, n_residual: 8000}]"],
+    "modified_mlp": ["model.kind=modified_mlp", "model.depth=3"],
+    "pirate": ["model.kind=pirate", "model.n_blocks=3", "model.fourier_features=64"],
+    "fourier": ["model.fourier_features=64", "model.fourier_scale=1.0"],
+    "causal": ["causal.chunks=16", "causal.tolerance=1.0"],
+    "balance": ["balance.every=100"],
+    "wide": ["model.width_size=128"],
+}
+
+
+def run(problem: str, variant: str, seed: int, method: str) -> dict:
+    cfg = config.load(ROOT / "configs" / f"{problem}.yaml",
+                      overrides=VARIANTS[variant] + [f"train.seed={seed}", f"method={method}",
+                                                     "train.checkpoint_every=1000000"])
+    prob = problems.get(cfg.problem.name, **cfg.problem.params)
+    t0 = time.perf_counter()
+    sol = solve(prob, method, solve_config(cfg), key=jr.PRNGKey(seed), phases=solve_phases(cfg, prob),
+                progress=False)
+    m = sol.metrics
+    return {"rel_l2_train_window": m["rel_l2_train_window"], "nrmse_train_window": m.get("nrmse_train_window"),
+            "final_loss": m.get("final_loss"), "wall_s": time.perf_counter() - t0}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problems", nargs="+", default=["burgers"])
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--method", default="pinn")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    print(f"# jax={jax.__version__} backend={jax.default_backend()} machine={platform.machine()}", flush=True)
+    results = {}
+    for problem in args.problems:
+        for variant in args.variants:
+            runs = [run(problem, variant, s, args.method) for s in range(args.seeds)]
+            results[f"{problem}/{variant}"] = runs
+            e = np.array([r["rel_l2_train_window"] for r in runs])
+            w = np.array([r["wall_s"] for r in runs])
+            print(f"{problem:22s} {variant:15s} rel L2 {e.mean():.2e} +- {e.std():.1e}  wall {w.mean():6.0f} s",
+                  flush=True)
+            if args.out:
+                pathlib.Path(args.out).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""Cost of one PINN / SPIKE training step, jaxrep against the SPIKE paper's PyTorch code, in one run.
+
+Problem and sizes of issue 11: viscous Burgers, 2000 residual + 200 initial + 200 boundary points, tanh
+MLP 128x3 (three hidden layers of 128), Koopman latent 64, Adam. One step = draw the points, loss,
+gradient, optimiser update.
+
+- **jaxrep** (this process): `jaxrep.pinn.make_model` / `make_loss_fn` / `make_sampler` and the step of
+  `jaxrep.train.fit` (sampler -> `eqx.filter_value_and_grad` -> optax Adam -> `apply_updates`), fused
+  `--steps-per-call` times in a `lax.scan` as `fit` does. Latent 64 = `KoopmanConfig(observables=63)`
+  ($z = [u, g(u, u_x)]$, 1 + 63), observable MLP 64x2 (the peer's `mlp_hidden=64`, two hidden
+  layers). SPIKE is timed with 16 / 256 / 2000 Koopman base points (4 offsets), and also with the
+  previous ("before") Koopman loss, the straightforward form kept here: one
+  `jaxrep.koopman.propagate` per base point and `jax.jacfwd` for $\\nabla_x u$ inside $z$.
+- **PyTorch peer** (a subprocess, `--peer-python`): the SPIKE authors' own code
+  (github.com/cair-philippines/spike, `--peer-src` = a checkout of it), imported and run unchanged:
+  `spike.models.PINN` / `spike.models.SPIKE(embedding_dim=64, hidden_dim=128, num_layers=3)`,
+  `spike.diffeq.BurgersEquation`, and `spike.training.Trainer(n_collocation=2000, n_initial=200,
+  n_boundary=200).train_step()`, timed per call. Medians over passes within a process, then over
+  `--peer-procs` processes (torch has slow phases here); the peer processes alternate with rounds
+  of the jaxrep passes, so both sides share the machine's busy and quiet phases.
+
+Threads: one per side (`torch.set_num_threads(1)`, `set_num_interop_threads(1)`, `OMP_NUM_THREADS=1`
+against `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`).
+
+Where the two steps differ (the peer's code as published, not re-tuned):
+
+- Koopman loss. Peer: `Trainer.compute_koopman_loss`, an Euler finite difference
+  $\\|z(x, t+0.01) - (I + 0.01A)z(x, t)\\|^2$ on the 2000 residual points (two extra forward passes,
+  no matrix exponential, no derivative observables). jaxrep: the generator residual
+  $\\|\\partial_t z - Az\\|^2$ (forward-mode $\\partial_t$) plus the exact $e^{s_jA}$ consistency at
+  4 random offsets, on `n_koopman` separate base points, with $z$ seeing $u_x$.
+- Boundary. Peer: 200 points on each of the 4 faces of the $(x, t)$ box (800, the $t$ faces included);
+  jaxrep: 200 on the two $x$ faces.
+- Peer embedding: 3 polynomial library features + a 1->64->64->61 MLP, normalised to unit norm;
+  jaxrep: $[u, g(u, u_x)]$, $g$ a 2->64->64->63 MLP.
+- The peer's PINN step also evaluates nothing Koopman; its SPIKE step computes the embedding in every
+  forward pass (physics, initial, boundary too), as its `PIKE.forward` does.
+
+Usage (run by hand, not in CI)::
+
+    python benchmarks/spike_step.py --peer-python /tmp/torchvenv/bin/python --peer-src /tmp/spike_src
+    python benchmarks/spike_step.py            # jaxrep only
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import textwrap
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+
+from jaxrep.config import ModelConfig
+from jaxrep.koopman import propagate
+from jaxrep.pinn import problems
+from jaxrep.pinn._config import KoopmanConfig, SamplingConfig, SolveConfig
+from jaxrep.pinn._koopman_loss import koopman_generator_loss, l1_penalty
+from jaxrep.pinn._losses import make_loss_fn
+from jaxrep.pinn._sampling import make_sampler
+from jaxrep.pinn._solve import make_model
+
+# --------------------------------------------------------------------------------------------------
+# jaxrep
+
+
+def _before_z(model, x, t):
+    """`PINNModel.z` as it was: a forward call plus `jax.jacfwd` for the spatial gradient."""
+    u = model.field(x, t)
+    return model.observable(u, jax.jacfwd(lambda y: model.field(y, t))(x))
+
+
+def _before_expm_loss(z, A, xs, ts, offsets):
+    """`koopman_expm_loss` as it was: one `propagate` (per-offset `expm`) per base point."""
+
+    def one(x, t):
+        pred = propagate(A, z(x, t), offsets)
+        target = jax.vmap(lambda s: z(x, t + s))(offsets)
+        return jnp.mean(jnp.sum((target - pred) ** 2, axis=-1))
+
+    return jnp.mean(jax.vmap(one)(xs, ts))
+
+
+def _before_loss_fn(problem, weights):
+    """The SPIKE loss of `make_loss_fn(..., koopman=True, sparse=True)` built from the "before" pieces."""
+    base = make_loss_fn(problem, weights, koopman=False, sparse=False)
+
+    def loss_fn(model, batch, key):
+        loss, aux = base(model, batch, key)
+        A = model.A()
+        z = lambda x, t: _before_z(model, x, t)
+        gen = koopman_generator_loss(z, A, batch["x_k"], batch["t_k"])
+        exp = _before_expm_loss(z, A, batch["x_k"], batch["t_k"], batch["s_k"])
+        loss = loss + weights.koopman * (gen + exp) + weights.l1 * l1_penalty(A)
+        return loss, {**aux, "koopman_gen": gen, "koopman_expm": exp}
+
+    return loss_fn
+
+
+def _config(n_koopman: int) -> SolveConfig:
+    return SolveConfig(
+        model=ModelConfig(kind="mlp", width_size=128, depth=3, activation="tanh"),
+        sampling=SamplingConfig(n_residual=2000, n_initial=200, n_boundary=200, n_koopman=n_koopman,
+                                n_offsets=4),
+        koopman=KoopmanConfig(observables=63, width_size=64, depth=2),
+    )
+
+
+def _make_runner(problem, method: str, n_koopman: int, steps: int, before: bool = False):
+    """A jitted function advancing (model, opt_state, key) by `steps` training steps (as `fit` does)."""
+    cfg = _config(n_koopman)
+    koopman = method == "spike"
+    model = make_model(problem, cfg, koopman=koopman, key=jr.PRNGKey(0))
+    if before:
+        loss_fn = _before_loss_fn(problem, cfg.weights)
+    else:
+        loss_fn = make_loss_fn(problem, cfg.weights, koopman=koopman, sparse=koopman)
+    sampler = make_sampler(problem, cfg.sampling, koopman=koopman)
+    opt = optax.adam(1e-3)
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+
+    def one(carry, _):
+        params, opt_state, key, step = carry
+        key, k_data, k_step = jr.split(key, 3)
+        batch = sampler(k_data, step)
+        (loss, _), grads = eqx.filter_value_and_grad(
+            lambda p: loss_fn(eqx.combine(p, static), batch, k_step), has_aux=True)(params)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return (eqx.apply_updates(params, updates), opt_state, key, step + 1), loss
+
+    @jax.jit
+    def run(carry):
+        return jax.lax.scan(one, carry, None, length=steps)
+
+    carry = (params, opt.init(params), jr.PRNGKey(1), jnp.zeros((), jnp.int32))
+    return run, carry, loss_fn, model, sampler
+
+
+def check_same_loss(problem, n_koopman: int = 64) -> dict:
+    """The new and the "before" SPIKE loss give the same value and gradients on one batch."""
+    _, _, loss_new, model, sampler = _make_runner(problem, "spike", n_koopman, 1)
+    loss_old = _before_loss_fn(problem, _config(n_koopman).weights)
+    batch = sampler(jr.PRNGKey(3), 0)
+    vg = lambda f: eqx.filter_jit(eqx.filter_value_and_grad(lambda m: f(m, batch, None)[0]))(model)
+    (v1, g1), (v2, g2) = vg(loss_new), vg(loss_old)
+    leaves = lambda g: jax.tree_util.tree_leaves(eqx.filter(g, eqx.is_array))
+    rel = max(float(jnp.max(jnp.abs(a - b)) / (jnp.max(jnp.abs(b)) + 1e-30)) for a, b in zip(leaves(g1), leaves(g2)))
+    return {"loss_new": float(v1), "loss_before": float(v2), "max_rel_grad_diff": rel}
+
+
+def time_jaxrep(cases, steps: int, passes: int, between=None, rounds: int = 1) -> dict:
+    """Per-step ms of every case: `rounds` rounds of `passes` interleaved passes; `between()` (the peer)
+    runs before each round, so both sides see the same busy and quiet phases of the machine."""
+    problem = problems.get("burgers")
+    runners = {}
+    for name, (method, nk, before) in cases.items():
+        run, carry, *_ = _make_runner(problem, method, nk, steps, before)
+        t0 = time.perf_counter()
+        carry, _ = jax.block_until_ready(run(carry))  # compile + first call
+        runners[name] = [run, carry]
+        print(f"  compiled {name} in {time.perf_counter() - t0:.1f} s", flush=True)
+    times = {name: [] for name in cases}
+    for _ in range(rounds):
+        if between is not None:
+            between()
+        for _ in range(passes):  # interleaved, so a busy phase of the machine hits every case alike
+            for name, rc in runners.items():
+                t0 = time.perf_counter()
+                rc[1], losses = jax.block_until_ready(rc[0](rc[1]))
+                times[name].append((time.perf_counter() - t0) / steps * 1e3)
+                assert bool(jnp.all(jnp.isfinite(losses))), name
+    return {name: {"median_ms": float(np.median(v)), "min_ms": float(np.min(v)), "passes_ms": v}
+            for name, v in times.items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# the PyTorch peer (a subprocess running the SPIKE authors' Trainer.train_step unchanged)
+
+_PEER = textwrap.dedent(r"""
+    import json, os, sys, time
+    import numpy as np
+    import torch
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    sys.path.insert(0, sys.argv[1])
+    from spike.models import PINN, SPIKE
+    from spike.diffeq import BurgersEquation
+    from spike.training import Trainer
+    steps, passes = int(sys.argv[2]), int(sys.argv[3])
+    torch.manual_seed(0)
+    models = {
+        "pinn": PINN(input_dim=2, output_dim=1, hidden_dim=128, num_layers=3, activation="tanh"),
+        "spike": SPIKE(input_dim=2, output_dim=1, embedding_dim=64, hidden_dim=128, num_layers=3,
+                       activation="tanh"),
+    }
+    trainers = {k: Trainer(m, BurgersEquation(), lr=1e-3, n_collocation=2000, n_boundary=200,
+                           n_initial=200) for k, m in models.items()}
+    for tr in trainers.values():
+        for _ in range(3):
+            tr.train_step()
+    out = {k: [] for k in trainers}
+    for _ in range(passes):
+        for k, tr in trainers.items():
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                tr.train_step()
+            out[k].append((time.perf_counter() - t0) / steps * 1e3)
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "times": out}))
+""")
+
+
+def _peer_once(python: str, src: str, steps: int, passes: int) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    res = subprocess.run([python, "-c", _PEER, src, str(steps), str(passes)], capture_output=True,
+                         text=True, env=env, check=True)
+    r = json.loads(res.stdout.strip().splitlines()[-1])
+    print("  peer process: " + ", ".join(f"{k} {np.median(v):.1f} ms" for k, v in r["times"].items()), flush=True)
+    return r
+
+
+def _peer_summary(per_proc: list) -> dict:
+    out = {}
+    for k in per_proc[0]["times"]:
+        meds = [float(np.median(r["times"][k])) for r in per_proc]
+        out[f"torch_{k}"] = {"median_ms": float(np.median(meds)),
+                             "min_ms": float(min(min(r["times"][k]) for r in per_proc)),
+                             "process_medians_ms": meds}
+    out["torch_version"] = per_proc[0]["torch"]
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--peer-python", default=None, help="python with torch (e.g. /tmp/torchvenv/bin/python)")
+    p.add_argument("--peer-src", default=None, help="checkout of github.com/cair-philippines/spike")
+    p.add_argument("--steps-per-call", type=int, default=5)
+    p.add_argument("--passes", type=int, default=3, help="jaxrep passes per round (one round per peer process)")
+    p.add_argument("--peer-steps", type=int, default=5)
+    p.add_argument("--peer-passes", type=int, default=5)
+    p.add_argument("--peer-procs", type=int, default=3)
+    p.add_argument("--koopman-points", type=int, nargs="+", default=[16, 256, 2000])
+    p.add_argument("--no-before", action="store_true", help="skip the previous Koopman loss")
+    p.add_argument("--out", default=None, help="write the results as JSON")
+    args = p.parse_args()
+
+    problem = problems.get("burgers")
+    print("same loss and gradients (new vs before):", check_same_loss(problem), flush=True)
+    cases = {"jaxrep_pinn": ("pinn", 16, False)}
+    for nk in args.koopman_points:
+        cases[f"jaxrep_spike_k{nk}"] = ("spike", nk, False)
+        if not args.no_before:
+            cases[f"jaxrep_spike_k{nk}_before"] = ("spike", nk, True)
+    peer_runs, between, rounds = [], None, 1
+    if args.peer_python:
+        if not args.peer_src:
+            p.error("--peer-src is needed with --peer-python")
+        between = lambda: peer_runs.append(_peer_once(args.peer_python, args.peer_src, args.peer_steps,
+                                                      args.peer_passes))
+        rounds = args.peer_procs
+    res = time_jaxrep(cases, args.steps_per_call, args.passes, between, rounds)
+    if peer_runs:
+        res.update(_peer_summary(peer_runs))
+    res["machine"] = {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+                      "jax": jax.__version__, "threads": "1 per side"}
+
+    pinn = res["jaxrep_pinn"]["median_ms"]
+    torch_pinn = res.get("torch_pinn", {}).get("median_ms")
+    torch_spike = res.get("torch_spike", {}).get("median_ms")
+    print("\n| step | ms/step (median) | min | / jaxrep PINN | PyTorch / this |")
+    print("|---|---|---|---|---|")
+    for name, r in res.items():
+        if not isinstance(r, dict) or "median_ms" not in r:
+            continue
+        peer = torch_spike if "spike" in name else torch_pinn
+        vs = f"{peer / r['median_ms']:.2f}x" if peer and not name.startswith("torch") else "-"
+        print(f"| {name} | {r['median_ms']:.1f} | {r['min_ms']:.1f} | {r['median_ms'] / pinn:.2f} | {vs} |")
+    if torch_pinn and torch_spike:
+        print(f"\nPyTorch SPIKE/PINN overhead: {torch_spike / torch_pinn:.2f}x")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(res, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
