@@ -597,7 +597,7 @@ PINN_SPIKE = [
 
         import optax
 
-        def solve_config(width=WIDTH, depth=DEPTH):
+        def solve_config(problem, width=WIDTH, depth=DEPTH):
             # The recipe: initial and boundary conditions built into the network (hard constraints).
             config = jr.pinn.SolveConfig()
             return replace(
@@ -606,7 +606,7 @@ PINN_SPIKE = [
                 fit=jr.train.FitOptions(steps_per_call=50, log_every=50),
                 sampling=jr.pinn.SamplingConfig(n_residual=N_RESIDUAL, n_initial=N_OTHER, n_boundary=N_OTHER,
                                                 n_koopman=N_OTHER),
-                constraints=jr.pinn.ConstraintConfig(initial=True, boundary=True),
+                constraints=jr.pinn.ConstraintConfig(initial=True, boundary=problem.spatial_dim > 0),
                 eval=jr.pinn.EvalConfig(n_x=N_X, n_t=N_T),
             )
 
@@ -618,7 +618,8 @@ PINN_SPIKE = [
                                          koopman=method != "pinn")
             adam = optax.adam(optax.exponential_decay(1e-3, adam_steps, 0.1))
             return [jr.train.Phase(adam, adam_steps, name="adam"),
-                    jr.train.Phase(optax.lbfgs(), lbfgs_steps, data=fixed, resample=False, name="lbfgs")]
+                    jr.train.Phase(optax.lbfgs(memory_size=50), lbfgs_steps, data=fixed, resample=False,
+                                   name="lbfgs")]
 
         problem = jr.pinn.problems.get(PROBLEM)
         print(problem)
@@ -633,7 +634,7 @@ PINN_SPIKE = [
         (`ConstraintConfig`), so the loss is the PDE residual (plus the Koopman terms).
     """),
     code('''
-        config = solve_config()
+        config = solve_config(problem)
         solutions = {}
         for method in ("pinn", "pike", "spike"):
             solutions[method] = jr.pinn.solve(problem, method, config, key=jrandom.key(SEED),
@@ -701,7 +702,7 @@ PINN_SPIKE = [
         lorenz = jr.pinn.problems.get("lorenz")
         print(lorenz)
         lorenz_solutions = {
-            method: jr.pinn.solve(lorenz, method, solve_config(), key=jrandom.key(SEED),
+            method: jr.pinn.solve(lorenz, method, solve_config(lorenz), key=jrandom.key(SEED),
                                   phases=phases(lorenz, method, LORENZ_STEPS), progress=not SMOKE)
             for method in ("pinn", "spike")
         }

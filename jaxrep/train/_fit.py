@@ -65,9 +65,11 @@ def _make_chunk(get_loss, get_optimizer, get_sampler, mesh, data_axis, extra_arg
     compiled step, so the line search never retraces.
     """
 
-    def one_step(state: TrainState, batch):
+    def one_step(state: TrainState, batch, fixed_key=None):
         loss_fn, optimizer, sampler = get_loss(), get_optimizer(), get_sampler()
         key, data_key, step_key = jr.split(state.key, 3)
+        if fixed_key is not None:  # a fixed-batch phase: one deterministic objective throughout
+            step_key = fixed_key
         if sampler is not None:
             batch = sampler(data_key, state.step)
             if mesh is not None:
@@ -78,13 +80,19 @@ def _make_chunk(get_loss, get_optimizer, get_sampler, mesh, data_axis, extra_arg
             def fn(model, batch, key):
                 loss, aux, new = loss_fn(model, batch, key, state.loss_state)
                 return loss, (aux, new)
-        (loss, aux), grads = eqx.filter_value_and_grad(fn, has_aux=True)(state.model, batch, step_key)
+        params, static = eqx.partition(state.model, eqx.is_inexact_array)
+        value_fn = lambda p: fn(eqx.combine(p, static), batch, step_key)[0]  # noqa: E731
+        if extra_args and fixed_key is not None and _stores_value(state.opt_state):
+            # On a fixed objective a line search has already evaluated the loss and its gradient at the
+            # accepted point: reuse them (optax.value_and_grad_from_state), computing only the metrics.
+            loss, grads = optax.value_and_grad_from_state(value_fn)(params, state=state.opt_state)
+            aux = jax.lax.stop_gradient(fn(state.model, batch, step_key)[1])
+        else:
+            (loss, aux), grads = eqx.filter_value_and_grad(fn, has_aux=True)(state.model, batch, step_key)
         loss_state = None
         if state.loss_state is not None:
             aux, loss_state = aux
-        params, static = eqx.partition(state.model, eqx.is_inexact_array)
         if extra_args:
-            value_fn = lambda p: fn(eqx.combine(p, static), batch, step_key)[0]  # noqa: E731
             updates, opt_state = optimizer.update(grads, state.opt_state, params, value=loss, grad=grads,
                                                   value_fn=value_fn)
         else:
@@ -98,7 +106,10 @@ def _make_chunk(get_loss, get_optimizer, get_sampler, mesh, data_axis, extra_arg
 
         def body(carry, batch):
             dyn, ok = carry
-            new_state, metrics = one_step(eqx.combine(dyn, static), fixed if fixed is not None else batch)
+            if fixed is None:
+                new_state, metrics = one_step(eqx.combine(dyn, static), batch)
+            else:
+                new_state, metrics = one_step(eqx.combine(dyn, static), fixed[0], fixed[1])
             finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(m)) for m in jax.tree_util.tree_leaves(metrics)]))
             ok_after = ok & finite
             new_dyn = eqx.filter(new_state, eqx.is_array)
@@ -191,6 +202,16 @@ def _stack(batches):
     return jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *batches)
 
 
+def _stores_value(opt_state) -> bool:
+    """Whether `opt_state` holds exactly one `value` and one `grad` (a line search that keeps them)."""
+    try:
+        value = optax.tree_utils.tree_get(opt_state, "value")
+        grad = optax.tree_utils.tree_get(opt_state, "grad")
+    except (KeyError, ValueError):  # more than one found
+        return False
+    return value is not None and grad is not None
+
+
 def _wants_extra_args(optimizer) -> bool:
     return isinstance(optimizer, optax.GradientTransformationExtraArgs)
 
@@ -220,9 +241,12 @@ class Phase:
     - `steps`: number of steps of this phase (> 0).
     - `data`: the data of this phase (a sampler or an iterable, as `fit`'s `data`); `None` uses `fit`'s.
     - `resample`: `False` draws one batch when the phase starts and trains on it throughout (a
-      deterministic full-batch objective, as quasi-Newton line searches need). The batch is
-      `sampler(fold_in(key, i), start)` for phase `i` starting at step `start`, with `key` the key
-      given to `fit`, so a resumed run draws the same one. Needs a sampler.
+      deterministic full-batch objective, as quasi-Newton line searches need): the batch is
+      `sampler(k_batch, start)` and the loss key `k_loss` for every step, with `k_batch, k_loss =
+      split(fold_in(key, i))` for phase `i` starting at step `start` and `key` the key given to `fit`,
+      so a resumed run draws the same ones. Needs a sampler. A line search that stores the loss and
+      gradient at its accepted point (`optax.lbfgs`) then has them reused by the next step instead of
+      recomputed.
     - `name`: shown in the progress bar.
     """
 
@@ -459,9 +483,11 @@ def fit(
                     state = replicate(state, mesh)
             fixed = None
             if not ph.resample:
-                fixed = sampler(jr.fold_in(base_key, i), jnp.asarray(starts[i], jnp.int32))
+                k_batch, k_loss = jr.split(jr.fold_in(base_key, i))
+                batch = sampler(k_batch, jnp.asarray(starts[i], jnp.int32))
                 if mesh is not None:
-                    fixed = shard_batch(fixed, mesh, data_axis)
+                    batch = shard_batch(batch, mesh, data_axis)
+                fixed = (batch, k_loss)
             iterator = None
             if sampler is None:
                 iterator = iter(d)
