@@ -582,10 +582,10 @@ PINN_SPIKE = [
     """),
     params("03_pinn_spike", """
         PROBLEM = "burgers"                       # any 1-D PDE of jr.pinn.problems.names()
-        STEPS = 150 if SMOKE else 3000            # Adam steps per method
-        LBFGS_STEPS = 20 if SMOKE else 2000       # then L-BFGS steps on a fixed point set
+        STEPS = 60 if SMOKE else 3000             # Adam steps per method
+        LBFGS_STEPS = 0 if SMOKE else 2000        # then L-BFGS steps on a fixed point set (none in smoke mode)
         N_FIXED = 256 if SMOKE else 8000          # residual points of the L-BFGS phase
-        LORENZ_STEPS = 100 if SMOKE else 10000
+        LORENZ_STEPS = 40 if SMOKE else 10000
         N_RESIDUAL = 128 if SMOKE else 2048       # collocation points per step
         N_OTHER = 32 if SMOKE else 256            # initial / boundary / Koopman points per step
         WIDTH, DEPTH = (16, 2) if SMOKE else (64, 4)
@@ -617,9 +617,11 @@ PINN_SPIKE = [
                                                                           n_boundary=N_OTHER, n_koopman=N_OTHER),
                                          koopman=method != "pinn")
             adam = optax.adam(optax.exponential_decay(1e-3, adam_steps, 0.1))
-            return [jr.train.Phase(adam, adam_steps, name="adam"),
-                    jr.train.Phase(optax.lbfgs(memory_size=50), lbfgs_steps, data=fixed, resample=False,
-                                   name="lbfgs")]
+            phases = [jr.train.Phase(adam, adam_steps, name="adam")]
+            if lbfgs_steps:
+                phases.append(jr.train.Phase(optax.lbfgs(memory_size=50), lbfgs_steps, data=fixed,
+                                             resample=False, name="lbfgs"))
+            return phases
 
         problem = jr.pinn.problems.get(PROBLEM)
         print(problem)

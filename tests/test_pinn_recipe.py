@@ -25,7 +25,7 @@ def _cfg(**kw):
                        eval=EvalConfig(n_x=16, n_x_2d=6, n_t=6), fit=FitOptions(steps_per_call=10, log_every=10), **kw)
 
 
-@pytest.mark.parametrize("name", ["burgers", "heat", "heat2d", "wave"])
+@pytest.mark.parametrize("name", ["burgers", "heat2d", "wave"])
 def test_hard_initial_and_dirichlet_hold_exactly(name, getkey):
     p = problems.get(name)
     cfg = _cfg(constraints=ConstraintConfig(initial=True, boundary=True))
@@ -152,18 +152,3 @@ def test_grad_norm_balancing_weights_match_their_definition(getkey):
     fake = {"weights": jnp.array([1.0, 2.0, 3.0]), "count": s3["count"]}
     _, _, s4 = loss_fn(model, batch, getkey(), fake)
     np.testing.assert_allclose(s4["weights"], 0.5 * np.array([1.0, 2.0, 3.0]) + 0.5 * g.sum() / g, rtol=1e-4)
-
-
-def test_balanced_solve_resumes_exactly(tmp_path, getkey):
-    # The weights live in the trainer state: a run cut in two (Adam phase, then the rest on resume)
-    # equals the uninterrupted one, and the logged weights move away from 1.
-    p = problems.get("heat")
-    cfg = _cfg(balance=jrp.pinn.BalanceConfig(every=5))
-    key = getkey()
-    two = lambda: [Phase(optax.adam(1e-3), 10), Phase(optax.adam(1e-3), 10)]  # noqa: E731
-    full = jrp.pinn.solve(p, "pinn", cfg, key=key, phases=two(), progress=False)
-    jrp.pinn.solve(p, "pinn", cfg, key=key, phases=[Phase(optax.adam(1e-3), 10)], run_dir=tmp_path,
-                   progress=False)
-    resumed = jrp.pinn.solve(p, "pinn", cfg, key=key, phases=two(), run_dir=tmp_path, resume=True, progress=False)
-    assert abs(full.history["weight_initial"][-1] - 1.0) > 1e-3
-    np.testing.assert_allclose(full.history["loss"][-1], resumed.history["loss"][-1], rtol=1e-6)

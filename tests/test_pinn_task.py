@@ -3,6 +3,7 @@
 import json
 import pathlib
 
+import jax
 import pytest
 
 from jaxrep import config
@@ -51,12 +52,25 @@ def test_phase_errors_name_the_field():
             progress=False)
 
 
+def test_phases_translate_to_optax():
+    import optax
+
+    from jaxrep._tasks.pinn import solve_phases
+
+    cfg = config.load(CONFIGS / "burgers.yaml", overrides=["method=pinn"])
+    phases = solve_phases(cfg, problems.get("burgers"))
+    assert [(p.steps, p.resample) for p in phases] == [(3000, True), (2000, False)]
+    assert isinstance(phases[1].optimizer, optax.GradientTransformationExtraArgs)
+    batch = phases[1].data(jax.random.PRNGKey(0), 0)  # the phase's own point set
+    assert batch["x_r"].shape == (8000, 1) and "x_k" not in batch
+
+
 def test_solve_runner_writes_summary_and_figures(tmp_path):
     from jaxrep.cli import main
 
     out = tmp_path / "run"
     rc = main(["solve", str(CONFIGS / "heat.yaml"), "--out", str(out), "--no-progress",
-               "--set", "train.phases=[{optimizer: adam, steps: 10}, {optimizer: lbfgs, steps: 10, n_residual: 32}]",
+               "--set", "train.phases=[{optimizer: adam, steps: 10}, {optimizer: sgd, steps: 10, n_residual: 32}]",
                "--set", "train.steps_per_call=10", "--set", "train.log_every=10",
                "--set", "sampling.n_residual=64", "--set", "eval.n_x=16", "--set", "eval.n_t=5",
                "--set", "problem.params.kappa=0.2", "--set", "model.width_size=8"])

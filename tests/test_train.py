@@ -132,6 +132,29 @@ def test_lbfgs_phase_reaches_least_squares_optimum(getkey):
     assert list(h["step"]) == list(range(1, 36))
 
 
+def test_stateful_loss_state_is_checkpointed_and_resumed(tmp_path, getkey):
+    # loss_state (e.g. adaptive loss weights) lives in the TrainState: a run cut at a checkpoint and
+    # resumed equals the uninterrupted one, and the state really evolves (an EMA of the loss here).
+    X, Y = _linear_problem(getkey(), 32)
+
+    def loss(m, batch, key, state):
+        err, aux = _mse(m, batch, key)
+        ema = 0.5 * state["ema"] + 0.5 * jax.lax.stop_gradient(err)
+        return err * (1.0 + ema), {**aux, "ema": ema}, {"ema": ema}
+
+    data = jaxrep.train.minibatches((X, Y), 8)
+    model = jaxrep.nn.MLP(3, 1, 4, 1, key=getkey())
+    key = getkey()
+    kw = dict(key=key, progress=False, steps_per_call=3, loss_state={"ema": 0.0})
+    m1, h1 = jaxrep.train.fit(model, loss, data, optax.adam(1e-2), steps=12, **kw)
+    jaxrep.train.fit(model, loss, data, optax.adam(1e-2), steps=6, checkpoint_dir=tmp_path, **kw)
+    m2, h2 = jaxrep.train.fit(model, loss, data, optax.adam(1e-2), steps=12, checkpoint_dir=tmp_path, resume=True, **kw)
+    assert list(h2["step"]) == list(range(7, 13))
+    assert eqx.tree_equal(m1, m2)
+    np.testing.assert_array_equal(h1["ema"][6:], h2["ema"])
+    assert h1["ema"][-1] != h1["ema"][0]
+
+
 def test_fixed_batch_phase_draws_one_batch(getkey):
     seen = []
 
