@@ -92,8 +92,8 @@ def make_loss_fn(
       `balanced_loss`).
 
     **Returns:** `loss_fn(model, batch, key) -> (loss, aux)`, or with balancing
-    `loss_fn(model, batch, key, state) -> (loss, aux, state)` and its initial state as
-    `loss_fn.initial_state`; `aux` holds every unweighted term.
+    `loss_fn(model, batch, key, state) -> (loss, aux, state)` with the terms function as
+    `loss_fn.terms` (to size the initial state, as `solve` does); `aux` holds every unweighted term.
     """
     if sparse and not koopman:
         raise ValueError("make_loss_fn: sparse=True needs koopman=True")
@@ -145,13 +145,12 @@ def balanced_loss(terms: Callable, balance: BalanceConfig) -> Callable:
     batch (at `stop_gradient` parameters, so it adds nothing to the backward pass) and mixed in with
     momentum. The loss is $\sum_i \lambda_i T_i$ + `extra`; `aux` gains `weight_<term>`.
     """
-    def grad_norms(model, batch):
+    def grad_norms(model, batch, names):
         params, static = eqx.partition(jax.lax.stop_gradient(model), eqx.is_inexact_array)
 
         def term(p, name):
             return terms(eqx.combine(p, static), batch)[0][name]
 
-        names = list(terms(model, batch)[0])
         norms = []
         for name in names:
             g = jax.grad(term)(params, name)
@@ -164,7 +163,7 @@ def balanced_loss(terms: Callable, balance: BalanceConfig) -> Callable:
         w, count = state["weights"], state["count"]
 
         def update(w):
-            g = grad_norms(model, batch)
+            g = grad_norms(model, batch, list(out))
             g = jnp.maximum(g, 1e-12 * jnp.max(g) + 1e-30)
             new = jnp.sum(g) / g
             m = jnp.where(count == 0, 0.0, balance.momentum).astype(w.dtype)
