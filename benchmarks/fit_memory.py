@@ -10,7 +10,6 @@ Flat `maps=` after the first calls is the expected result.
 """
 import argparse
 import gc
-import pathlib
 import time
 
 ap = argparse.ArgumentParser()
@@ -30,8 +29,6 @@ import optax
 import jaxrep
 from jaxrep.train import _fit
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
 
 def rss_maps():
     rss = next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1]
@@ -46,7 +43,7 @@ if args.mode == "solve":
     from jaxrep.pinn import problems, solve
 
     def one(i):
-        cfg = config.load(ROOT / "configs" / "heat.yaml", overrides=[
+        cfg = config.load("heat", overrides=[
             "train.phases=[{optimizer: adam, steps: 20}]", "train.steps_per_call=10", "train.log_every=10",
             "train.checkpoint_every=100000",
             "sampling.n_residual=64", "sampling.n_koopman=16", "eval.n_x=16", "eval.n_t=8",

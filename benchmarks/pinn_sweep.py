@@ -1,9 +1,10 @@
 """Sweep the PINN training stack on one or more problems, to choose each problem's config recipe.
 
-Every variant is a list of `--set` overrides applied on top of `configs/<problem>.yaml`; each runs
-`jaxrep.pinn.solve` (method `pinn` by default: the recipe is chosen for the network, the Koopman terms
-are measured on top of it by `spike_table.py`) for the given seeds and reports the relative L2 error in
-the training window (mean +- spread over seeds), nRMSE, the final loss and the wall time.
+Every variant is a list of `--set` overrides applied on top of the bundled config `<problem>`
+(`jaxrep/configs/<problem>.yaml`); each runs `jaxrep.pinn.solve` (method `pinn` by default: the recipe
+is chosen for the network, the Koopman terms are measured on top of it by `spike_table.py`) for the
+given seeds and reports the relative L2 error in the training window (mean +- spread over seeds),
+nRMSE, the final loss and the wall time.
 
     python benchmarks/pinn_sweep.py --problems burgers allen_cahn --seeds 1 --out sweep.json
     python benchmarks/pinn_sweep.py --problems burgers --variants recipe no_constraints adam_only
@@ -36,7 +37,6 @@ from jaxrep import config
 from jaxrep._tasks.pinn import solve_config, solve_phases
 from jaxrep.pinn import problems, solve
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 VARIANTS = {
     "recipe": [],
@@ -55,7 +55,7 @@ VARIANTS = {
 
 
 def run(problem: str, variant: str, seed: int, method: str) -> dict:
-    cfg = config.load(ROOT / "configs" / f"{problem}.yaml",
+    cfg = config.load(problem,
                       overrides=VARIANTS[variant] + [f"train.seed={seed}", f"method={method}",
                                                      "train.checkpoint_every=1000000"])
     prob = problems.get(cfg.problem.name, **cfg.problem.params)

@@ -1,8 +1,8 @@
 """PINN vs PIKE vs SPIKE on the problem suite at an equal training budget.
 
-For every problem x method x seed: `jaxrep.pinn.solve` with the problem's config
-(`configs/<problem>.yaml` with `method=<method>`, so the three methods share one config) and the budget's
-overrides (`recipe`: the config as it is).
+For every problem x method x seed: `jaxrep.pinn.solve` with the problem's bundled config
+(`jaxrep/configs/<problem>.yaml` with `method=<method>`, so the three methods share one config) and the
+budget's overrides (`recipe`: the config as it is).
 Reports mean +- std over seeds of
 
 - rel. L2 error vs the reference on the training window and on the first extrapolation window (network;
@@ -37,7 +37,6 @@ from jaxrep import config
 from jaxrep._tasks.pinn import solve_config, solve_phases
 from jaxrep.pinn import method_names, problems, solve
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 BUDGETS = {
     "recipe": ["train.checkpoint_every=100000"],
@@ -71,8 +70,7 @@ COLUMNS = [
 
 
 def run_one(problem: str, method: str, seed: int, budget: str) -> dict:
-    path = ROOT / "configs" / f"{problem}.yaml"
-    cfg = config.load(path, overrides=BUDGETS[budget] + [f"train.seed={seed}", f"method={method}"])
+    cfg = config.load(problem, overrides=BUDGETS[budget] + [f"train.seed={seed}", f"method={method}"])
     prob = problems.get(cfg.problem.name, **cfg.problem.params)
     t0 = time.perf_counter()
     sol = solve(prob, method, solve_config(cfg), key=jr.PRNGKey(seed), phases=solve_phases(cfg, prob),

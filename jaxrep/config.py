@@ -8,6 +8,9 @@ A config file is a YAML mapping with a `task:` key (`regression`, `kan_fit`, `in
 - a value of the wrong type raises `TypeError` naming the field, the expected and the given type;
 - `Literal[...]` fields accept only their listed choices.
 
+`load` takes a file or the name of a bundled config (`load("burgers")`; the YAML files in
+`jaxrep/configs/`, package data, so names work from any directory); a file that exists wins.
+
 Overrides use dotted paths, `load(path, overrides=["train.steps=2000", "model.width_size=128"])`;
 the value is parsed with `yaml.safe_load`, so `1e-3`, `true`, `[2, 5, 1]` work as expected.
 """
@@ -16,24 +19,31 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.resources
 import pathlib
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Literal, Optional, Union
 
 import yaml
 
 from .nn._model_config import ModelConfig as ModelConfig
 
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
 __all__ = [
     "ModelConfig",
     "PhaseConfig",
     "TrainConfig",
+    "bundled_names",
     "dump",
     "from_dict",
     "load",
     "make_optimizer",
+    "read",
+    "resolve",
     "to_dict",
 ]
 
@@ -311,7 +321,11 @@ def _apply_override(data: dict, override: str) -> None:
     keys = path.strip().split(".")
     if not all(keys):
         raise ValueError(f"override {override!r} has an empty key")
-    value = yaml.safe_load(raw)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or e
+        raise ValueError(f"override {override!r}: the value is not valid YAML ({problem})") from e
     node = data
     for k in keys[:-1]:
         node = node.setdefault(k, {})
@@ -333,20 +347,116 @@ def parse(data: dict, overrides: Optional[list[str]] = None):
     return from_dict(task.Config, data)
 
 
-def load(path, overrides: Optional[list[str]] = None):
-    """Load a YAML config file into its typed, frozen dataclass.
+# --------------------------------------------------------------------------------------------------
+# config files: bundled names, paths, and errors that name the file
+
+
+def _bundled() -> dict:
+    """Bundled configs (package data in `jaxrep/configs/`): name -> `Traversable`."""
+    root = importlib.resources.files("jaxrep") / "configs"
+    if not root.is_dir():
+        return {}
+    return {f.name.rsplit(".", 1)[0]: f for f in root.iterdir() if f.name.endswith(".yaml") and f.is_file()}
+
+
+def bundled_names() -> list[str]:
+    """Names of the configs shipped with the package, runnable from anywhere as `jaxrep run NAME`."""
+    return sorted(_bundled())
+
+
+def resolve(config) -> pathlib.Path | Traversable:
+    """The config file that `config` names: an existing file, else the bundled config of that name.
+
+    A file that exists wins; otherwise `burgers`, `burgers.yaml` and the old checkout path
+    `configs/burgers.yaml` all name the bundled `burgers` config.
+
+    **Raises:** `FileNotFoundError` naming the close bundled names when there is no such file or
+    config; `IsADirectoryError` for a directory that is not a bundled name.
+    """
+    path = pathlib.Path(config)
+    if path.is_file():
+        return path
+    stem = path.name[: -len(path.suffix)] if path.suffix in (".yaml", ".yml") else path.name
+    bundled = _bundled()
+    # A bare name, or `configs/NAME.yaml` from a checkout before the configs moved into the package.
+    if stem in bundled and path.parent in (pathlib.Path("."), pathlib.Path("configs")):
+        return bundled[stem]
+    if path.is_dir():
+        found = sorted(str(p) for p in path.glob("*.yaml"))[:3]
+        hint = f"; pass one of its YAML files, e.g. {', '.join(found)}" if found else ""
+        raise IsADirectoryError(f"config {str(path)!r} is a directory, not a YAML file{hint}")
+    close = difflib.get_close_matches(stem, list(bundled), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    if path.parent == pathlib.Path(".") and path.suffix not in (".yaml", ".yml"):
+        raise FileNotFoundError(
+            f"no config file or bundled config named {str(config)!r}{hint} "
+            "(`jaxrep list` shows the bundled ones)"
+        )
+    raise FileNotFoundError(f"config file {str(path)!r} does not exist{hint}")
+
+
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    line = text.count("\n", 0, pos) + 1
+    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
+
+
+def _read(source, shown: str) -> dict:
+    """Parse the config file `source` (a path or `Traversable`) with `yaml.safe_load`: files are data."""
+    raw = source.read_bytes()
+    if b"\x00" in raw[:8192]:
+        raise ValueError(f"config file {shown!r} is a binary file (it holds NUL bytes), not YAML text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line, col = _line_col(raw.decode("latin-1"), e.start)
+        raise ValueError(
+            f"{shown}:{line}:{col}: config file is not UTF-8 text (byte 0x{raw[e.start]:02x}); "
+            "save it as UTF-8"
+        ) from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark is not None else shown
+        what = e.problem or e.context or "invalid YAML"
+        context = ""
+        if e.problem and e.context:
+            started = e.context_mark
+            at = f" started at line {started.line + 1}" if started is not None and started is not mark else ""
+            context = f" ({e.context}{at})"
+        raise ValueError(f"{where}: invalid YAML: {what}{context}") from e
+    except yaml.reader.ReaderError as e:  # a control character yaml does not accept
+        line, col = _line_col(text, e.position)
+        char = chr(e.character) if isinstance(e.character, int) else e.character
+        raise ValueError(f"{shown}:{line}:{col}: invalid YAML: {e.reason}: {char!r}") from e
+    except yaml.YAMLError as e:
+        raise ValueError(f"{shown}: invalid YAML: {e}") from e
+    if data is None:
+        raise ValueError(f"config file {shown!r} is empty")
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {shown!r} must hold a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def read(config) -> dict:
+    """The raw mapping of the config file (or bundled config name) `config`, not yet validated."""
+    source = resolve(config)
+    return _read(source, str(config) if isinstance(source, pathlib.Path) else str(source))
+
+
+def load(config, overrides: Optional[list[str]] = None):
+    """Load a YAML config into its typed, frozen dataclass.
 
     **Arguments:**
 
-    - `path`: the YAML file (read with `yaml.safe_load`).
+    - `config`: a YAML file, or the name of a bundled config (`"burgers"`, `"kan_fit"`; see
+      `bundled_names()`); a file that exists wins. Read with `yaml.safe_load`.
     - `overrides`: dotted `key=value` strings applied before validation, e.g. `["train.steps=2000"]`.
 
     **Returns:** the task's config dataclass (see `jaxrep/_tasks/`).
+
+    **Raises:** `FileNotFoundError` / `IsADirectoryError` for a missing file or a directory, `ValueError`
+    naming `file:line:column` for a YAML syntax error and the file for a binary or non-UTF-8 one, and the
+    validation errors of `parse`.
     """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-    data = yaml.safe_load(path.read_text())
-    if not isinstance(data, dict):
-        raise ValueError(f"config file {str(path)!r} must hold a YAML mapping, got {type(data).__name__}")
-    return parse(data, overrides)
+    return parse(read(config), overrides)

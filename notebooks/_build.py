@@ -135,7 +135,7 @@ QUICKSTART = [
 
         `jr.pinn.solve(problem, method, config, key=...)` builds the model, trains it through
         `jaxrep.train.fit` (collocation points are resampled inside the compiled step) and scores it on an
-        evaluation grid. The same options can come from a YAML file (`jaxrep solve configs/burgers_spike.yaml`).
+        evaluation grid. The same options can come from a YAML file (`jaxrep solve burgers`).
     """),
     code('''
         from dataclasses import replace

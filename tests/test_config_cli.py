@@ -91,7 +91,7 @@ def test_round_trip_dump(tmp_path):
 
 
 def test_every_bundled_config_validates():
-    paths = sorted((ROOT / "configs").glob("*.yaml"))
+    paths = sorted((ROOT / "jaxrep" / "configs").glob("*.yaml"))
     assert paths
     for path in paths:
         cfg = config.load(path)
@@ -112,7 +112,7 @@ def test_make_optimizer_schedules():
 
 def test_cli_run_writes_run_directory(tmp_path, capsys):
     out = tmp_path / "run"
-    rc = main(["run", str(ROOT / "configs" / "regression.yaml"), "--out", str(out), "--no-progress",
+    rc = main(["run", "regression", "--out", str(out), "--no-progress",
                "--set", "train.steps=40", "--set", "train.checkpoint_every=20",
                "--set", "train.log_every=10", "--set", "train.steps_per_call=10"])
     assert rc == 0
@@ -126,10 +126,10 @@ def test_cli_run_writes_run_directory(tmp_path, capsys):
     rows = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [10, 20, 30, 40]
     # A second run into the same directory needs --resume; with it, nothing is lost.
-    assert main(["run", str(ROOT / "configs" / "regression.yaml"), "--out", str(out), "--no-progress",
+    assert main(["run", "regression", "--out", str(out), "--no-progress",
                  "--set", "train.steps=40"]) == 2
     assert "--resume" in capsys.readouterr().err
-    assert main(["run", str(ROOT / "configs" / "regression.yaml"), "--out", str(out), "--no-progress",
+    assert main(["run", "regression", "--out", str(out), "--no-progress",
                  "--set", "train.steps=60", "--set", "train.checkpoint_every=20", "--resume"]) == 0
     rows = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [10, 20, 30, 40, 50, 60]

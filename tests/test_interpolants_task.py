@@ -8,7 +8,7 @@ import pytest
 
 from jaxrep import config as jconfig
 
-CONFIG = pathlib.Path(__file__).resolve().parents[1] / "configs" / "interpolant_checkerboard.yaml"
+CONFIG = pathlib.Path(__file__).resolve().parents[1] / "jaxrep" / "configs" / "interpolant_checkerboard.yaml"
 
 
 def _run(cfg, out):

@@ -8,7 +8,7 @@ import pytest
 import jaxrep as jr
 from jaxrep._tasks import inr, kan_fit
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "jaxrep" / "configs"
 
 
 def test_kan_fit_grid_extension_improves_the_fit(tmp_path):

@@ -107,7 +107,7 @@ def test_autoencoder_slow_manifold_eigenvalues_few_percent(tmp_path):
     # the shipped config (3000 steps): the 2-D latent must find mu = -0.1 and lam = -1
     from jaxrep._tasks import get_task
 
-    cfg = jr.config.load("configs/koopman_slow_manifold.yaml")
+    cfg = jr.config.load("koopman_slow_manifold")
     summary = get_task("koopman").run(cfg, tmp_path, resume=False, progress=False)
     mu = np.sort(summary["eigenvalues_real"])
     np.testing.assert_allclose(mu, [-1.0, -0.1], rtol=0.05)
@@ -118,7 +118,7 @@ def test_task_runs_and_writes_figures(tmp_path):
     from jaxrep._tasks import get_task
 
     cfg = jr.config.load(
-        "configs/koopman_slow_manifold.yaml",
+        "koopman_slow_manifold",
         overrides=["train.steps=60", "train.steps_per_call=20", "train.log_every=20",
                    "system.n_traj=8", "system.n_test=4", "system.n_steps=12", "koopman.horizon=4",
                    "koopman.entropy=0.01", "koopman.l1=0.001"],
@@ -133,7 +133,7 @@ def test_task_runs_and_writes_figures(tmp_path):
     assert rows[-1]["loss"] < rows[0]["loss"]
     assert {"reconstruction", "linearity", "prediction", "l1", "entropy"} <= set(rows[-1])
     with pytest.raises(ValueError, match="koopman.latent_dim"):
-        jr.config.load("configs/koopman_slow_manifold.yaml", overrides=["koopman.latent_dim=0"])
+        jr.config.load("koopman_slow_manifold", overrides=["koopman.latent_dim=0"])
 
 
 def test_plots_return_figures():

@@ -15,7 +15,7 @@ from jaxrep import config
 from jaxrep.pinn import EvalConfig, SamplingConfig, SolveConfig, evaluate, make_sampler, problems
 from jaxrep.pinn._solve import compute_metrics
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "jaxrep" / "configs"
 TWO_PI = 2 * math.pi
 SAMPLING = SamplingConfig(n_residual=64, n_initial=32, n_boundary=32, n_koopman=32, n_offsets=2)
 

@@ -9,7 +9,7 @@ import pytest
 from jaxrep import config
 from jaxrep.pinn import method_names, problems
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "jaxrep" / "configs"
 
 
 def test_one_config_for_every_problem_any_method():

@@ -27,7 +27,6 @@ def _tour_code() -> str:
 @pytest.mark.slow
 def test_readme_api_tour_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # checkpoint_dir="runs/ckpt" lands here
-    (tmp_path / "configs").symlink_to(ROOT / "configs")
     code = _tour_code()
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)

@@ -1,6 +1,10 @@
 """Training: the `fit` loop, Orbax checkpoints, pure data samplers and sharding helpers."""
 
+from .._rundir import RunLockedError as RunLockedError
+from ._checkpoint import CheckpointError as CheckpointError
 from ._checkpoint import Checkpointer as Checkpointer
+from ._checkpoint import CheckpointMismatchError as CheckpointMismatchError
+from ._checkpoint import CheckpointSaveError as CheckpointSaveError
 from ._data import minibatches as minibatches
 from ._fit import FitOptions as FitOptions
 from ._fit import NonFiniteLossError as NonFiniteLossError

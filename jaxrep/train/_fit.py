@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import collections.abc
+import contextlib
 import dataclasses
 import json
 import math
 import pathlib
+import sys
 import time
 import types
 import warnings
@@ -20,6 +23,7 @@ import numpy as np
 import optax
 from jaxtyping import PRNGKeyArray, PyTree
 
+from .._rundir import RunLock
 from ._checkpoint import Checkpointer
 from ._sharding import replicate, shard_batch, shard_batch_constraint
 from ._state import TrainState, raw_key
@@ -74,11 +78,13 @@ def _make_chunk(get_loss, get_optimizer, get_sampler, mesh, data_axis, extra_arg
             batch = sampler(data_key, state.step)
             if mesh is not None:
                 batch = shard_batch_constraint(batch, mesh, data_axis)
+        # The output checks run while tracing, once per compilation: no per-step cost.
         if state.loss_state is None:
-            fn = loss_fn
+            def fn(model, batch, key):
+                return _check_loss_output(loss_fn(model, batch, key), stateful=False)
         else:  # a stateful loss: loss_fn(model, batch, key, loss_state) -> (loss, aux, new_loss_state)
             def fn(model, batch, key):
-                loss, aux, new = loss_fn(model, batch, key, state.loss_state)
+                loss, aux, new = _check_loss_output(loss_fn(model, batch, key, state.loss_state), stateful=True)
                 return loss, (aux, new)
         params, static = eqx.partition(state.model, eqx.is_inexact_array)
         value_fn = lambda p: fn(eqx.combine(p, static), batch, step_key)[0]  # noqa: E731
@@ -199,7 +205,122 @@ def _get_chunk(loss_fn, optimizer, sampler, mesh, data_axis):
 
 
 def _stack(batches):
+    spec = _batch_spec(batches[0], "data")
+    for b in batches[1:]:
+        other = _batch_spec(b, "data")
+        if other != spec:
+            raise TypeError(f"data must yield batches of one structure and shape; {_spec_difference(spec, other)}")
     return jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *batches)
+
+
+def _describe_value(x) -> str:
+    if isinstance(x, (tuple, list)):
+        return f"a {len(x)}-{type(x).__name__}"
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return f"an array of shape {tuple(x.shape)} and dtype {x.dtype}"
+    return f"a {type(x).__name__}"
+
+
+def _check_loss_output(out, *, stateful: bool):
+    """Check what `loss_fn` returned against fit's contract (while tracing); returns `out`.
+
+    **Raises:** `TypeError` naming `loss_fn` and the expected form, instead of JAX's message from deep
+    inside `value_and_grad` or the metrics code."""
+    args, form = ("model, batch, key, loss_state", "(loss, aux, new_loss_state)") if stateful else (
+        "model, batch, key", "(loss, aux)")
+    expected = (f"loss_fn({args}) must return a tuple {form} with `loss` a scalar float array and `aux` a "
+                f"dict of scalar metrics")
+    n = 3 if stateful else 2
+    if not isinstance(out, tuple) or len(out) != n:
+        raise TypeError(f"{expected}; it returned {_describe_value(out)}")
+    loss, aux = out[0], out[1]
+    shape = getattr(loss, "shape", None) if hasattr(loss, "shape") else np.shape(loss)
+    if isinstance(loss, (str, bytes)) or shape is None or tuple(shape) != ():
+        raise TypeError(f"{expected}; its loss is {_describe_value(loss)}")
+    if not jnp.issubdtype(jnp.result_type(loss), jnp.floating):
+        raise TypeError(f"{expected}; its loss has dtype {jnp.result_type(loss)}")
+    if not isinstance(aux, collections.abc.Mapping):
+        raise TypeError(f"{expected}; its aux is {_describe_value(aux)} (use {{}} for no metrics)")
+    for k, v in aux.items():
+        if isinstance(v, (str, bytes)) or np.shape(v) != ():
+            raise TypeError(f"{expected}; its aux[{k!r}] is {_describe_value(v)}")
+    return out
+
+
+_ARRAY_TYPES = (jax.Array, np.ndarray, np.generic, bool, int, float, complex)
+
+
+def _batch_spec(batch, where: str):
+    """`(treedef, ((path, shape, dtype), ...))` of a batch; `TypeError` naming `where` for a leaf that
+    is not an array."""
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(batch)
+    spec = []
+    for path, x in leaves:
+        if not isinstance(x, _ARRAY_TYPES) and not isinstance(x, jax.core.Tracer):
+            raise TypeError(
+                f"{where} must give a batch that is a pytree of arrays; its leaf "
+                f"{jax.tree_util.keystr(path) or '(root)'} is {_describe_value(x)}"
+            )
+        spec.append((jax.tree_util.keystr(path), tuple(np.shape(x)), str(jnp.result_type(x))))
+    return treedef, tuple(spec)
+
+
+def _spec_difference(a, b) -> str:
+    if a[0] != b[0]:
+        return f"the structure changed from {a[0]} to {b[0]}"
+    for (path, sa, da), (_, sb, db) in zip(a[1], b[1]):
+        if (sa, da) != (sb, db):
+            return f"leaf {path or '(root)'} changed from shape {sa} {da} to {sb} {db}"
+    return "the batches differ"
+
+
+def _check_sampler(sampler, where: str, key_like) -> None:
+    """Trace `sampler(key, step)` twice (abstractly: no computation) and check that it gives a pytree of
+    arrays of one structure and shape both times; `TypeError` naming `where` otherwise."""
+    specs = []
+
+    def make_probe():  # a fresh function each time, so that JAX's trace cache does not answer the second
+        def probe(key, step):
+            specs.append(_batch_spec(sampler(key, step), f"the sampler {where} `sample(key, step) -> batch`"))
+        return probe
+
+    for _ in range(2):
+        jax.eval_shape(make_probe(), jax.ShapeDtypeStruct(key_like.shape, key_like.dtype),
+                       jax.ShapeDtypeStruct((), jnp.int32))
+    if specs[0] != specs[1]:
+        raise TypeError(
+            f"the sampler {where} `sample(key, step) -> batch` must return the same structure and shapes "
+            f"at every call (a pure function of key and step); {_spec_difference(specs[0], specs[1])}"
+        )
+
+
+def _data_name(phases, i: int) -> str:
+    return "data" if phases[i].data is None else f"phases[{i}].data"
+
+
+def _say(message: str) -> None:
+    """One line to stderr that does not break a progress bar."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+def _read_history(path: pathlib.Path, upto: int) -> tuple[list[str], dict[str, list]]:
+    """The rows of the metrics log `path` with `step <= upto` (as lines, and as history columns)."""
+    lines, rows = [], []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+            if row["step"] <= upto:
+                lines.append(line)
+                rows.append(row)
+        except (ValueError, KeyError, TypeError):
+            continue
+    history: dict[str, list] = {}
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    for k in keys:
+        history[k] = [r.get(k, math.nan) for r in rows]
+    return lines, history
 
 
 def _stores_value(opt_state) -> bool:
@@ -338,10 +459,12 @@ def fit(
     **Arguments:**
 
     - `model`: an Equinox module (any pytree); its inexact arrays are trained.
-    - `loss_fn`: `loss_fn(model, batch, key) -> (loss, aux)` with `aux` a dict of scalar metrics.
+    - `loss_fn`: `loss_fn(model, batch, key) -> (loss, aux)` with `loss` a scalar float array and `aux` a
+      dict of scalar metrics (`{}` for none). Checked once, while the step is traced.
     - `data`: either a pure sampler `sample(key, step) -> batch` (traced inside the compiled step, so
-      e.g. PINN collocation points are resampled each step at no host cost), or an iterable of batches
-      (pytrees of arrays of a fixed shape). For exact resume an iterable must be re-iterable and give
+      e.g. PINN collocation points are resampled each step at no host cost; it must return a pytree of
+      arrays of one structure and shape, checked by tracing it when `fit` starts), or an iterable of
+      batches (pytrees of arrays of a fixed shape). For exact resume an iterable must be re-iterable and give
       the same batches each time; `fit` skips the batches already consumed. May be `None` when every
       phase brings its own `data`.
     - `optimizer`, `steps`: one optax `GradientTransformation` for `steps` steps; or instead
@@ -353,9 +476,15 @@ def fit(
       state lives in the `TrainState` (checkpointed, carried across phases, restored on resume) and
       carries no gradient.
     - `key`: PRNG key (typed or legacy).
-    - `checkpoint_dir`: where Orbax checkpoints go (none are written if `None`).
-    - `resume`: continue from the newest readable checkpoint in `checkpoint_dir`, if there is one.
-      The result is bit-identical to an uninterrupted run on the same device.
+    - `checkpoint_dir`: where Orbax checkpoints go (none are written if `None`). While `fit` runs, the
+      directory is locked (`jaxrep.lock`, holding the pid): a second process training into it is refused
+      with `RunLockedError`; the lock of a process that died is taken over.
+    - `resume`: continue from the newest readable checkpoint in `checkpoint_dir`, if there is one, and
+      say so on stderr in one line (`resumed from the checkpoint at step N in DIR`, or `no checkpoint in
+      DIR; starting at step 0`). The result is bit-identical to an uninterrupted run on the same device.
+      A checkpoint of another model or optimiser (other leaves or shapes) raises
+      `CheckpointMismatchError` naming the first mismatching leaf; an unreadable (truncated, corrupted)
+      newest checkpoint is skipped with a one-line `RuntimeWarning` for the previous one.
     - `checkpoint_every`: save every this many steps (default: only at the end, and at the end of each
       phase); `keep`: how many to keep.
     - `steps_per_call`: steps fused per compiled call.
@@ -363,7 +492,8 @@ def fit(
       and the state is replicated (data parallelism). Works unchanged multi-host after
       `jax.distributed.initialize()` with a mesh over `jax.devices()`.
     - `progress`: show a tqdm bar with the loss and steps/s, labelled `desc` (and the phase's name).
-    - `metrics_path`: JSON-lines file receiving one row of metrics every `log_every` steps.
+    - `metrics_path`: JSON-lines file receiving one row of metrics every `log_every` steps (default with
+      a `checkpoint_dir`: `checkpoint_dir/metrics.jsonl`, so that a resumed run knows its history).
     - `callback`: `callback(step, model, metrics)` called on the host after each compiled call.
 
     The compiled step is kept for the next call with the same `loss_fn`, `optimizer` and `data` sampler
@@ -371,10 +501,18 @@ def fit(
     collected, so a sweep that builds a fresh loss per run in one process does not accumulate them.
 
     **Returns:** `(model, history)` where `history` maps `"step"`, `"loss"`, each aux metric and
-    `"time"` (seconds since this call started) to numpy arrays, one entry every `log_every` steps.
+    `"time"` (seconds since the `fit` call that logged the row started) to numpy arrays, one entry every
+    `log_every` steps, for the whole run: after a resume, the rows up to the restored step are read back
+    from the metrics log.
 
-    **Raises:** `NonFiniteLossError` when the loss or a metric is NaN/inf: it names the step and the
-    metric, keeps the newest checkpoint intact and carries the last good model.
+    **Raises:**
+
+    - `NonFiniteLossError` when the loss or a metric is NaN/inf: it names the step and the metric, keeps
+      the newest checkpoint intact and carries the last good model.
+    - `TypeError` naming `loss_fn` or the sampler when either breaks the contract above.
+    - `CheckpointMismatchError`, `CheckpointError` (no readable checkpoint), `CheckpointSaveError` (an
+      `OSError` such as a full disk while saving; the previous checkpoint stays intact) and
+      `RunLockedError`, each with a one-line message.
     """
     if phases is None:
         if optimizer is None or steps is None:
@@ -419,6 +557,13 @@ def fit(
 
     params = eqx.filter(model, eqx.is_inexact_array)
     base_key = raw_key(key)
+    checked = set()
+    for i, (d, sampler) in enumerate(datas):
+        # A sampler traced into the step is checked by tracing it (no computation); one that draws a
+        # phase's fixed batch is called as it is, on the host, and its batch checked then.
+        if sampler is not None and phases[i].resample and id(sampler) not in checked:
+            _check_sampler(sampler, _data_name(phases, i), base_key)
+            checked.add(id(sampler))
 
     def initial_state(i: int, m, step, k, ls) -> TrainState:
         opt_state = _strong_types(phases[i].optimizer.init(eqx.filter(m, eqx.is_inexact_array)))
@@ -429,49 +574,58 @@ def fit(
     if mesh is not None:
         state = replicate(state, mesh)
 
-    ckpt = Checkpointer(checkpoint_dir, keep=keep) if checkpoint_dir is not None else None
-    last_saved = None
-    if resume and ckpt is not None:
-
-        def template(step: int) -> TrainState:
-            # Saved at step s: the optimiser state of the phase that ran step s.
-            i = next(i for i, e in enumerate(ends) if step <= e) if step <= steps else len(phases) - 1
-            tmpl = initial_state(i, model, 0, base_key, ls0)
-            return tmpl if mesh is None else replicate(tmpl, mesh)
-
-        restored = ckpt.restore_latest(template)
-        if restored is not None:
-            state = restored if mesh is None else replicate(restored, mesh)
-            last_saved = int(state.step)
-    del params
-    start = int(state.step)
-
-    metrics_file = None
-    if metrics_path is not None:
-        metrics_path = pathlib.Path(metrics_path)
-        metrics_path.parent.mkdir(parents=True, exist_ok=True)
-        # Drop rows beyond the resumed step so the log reads as one uninterrupted run.
-        kept = []
-        if start > 0 and metrics_path.exists():
-            for line in metrics_path.read_text().splitlines():
-                try:
-                    if json.loads(line)["step"] <= start:
-                        kept.append(line)
-                except (ValueError, KeyError):
-                    continue
-        metrics_path.write_text("".join(k + "\n" for k in kept))
-        metrics_file = open(metrics_path, "a")
-
-    history: dict[str, list] = {}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, initial=min(start, steps), desc=desc, dynamic_ncols=True, leave=True)
-
-    t0 = time.perf_counter()
-    step = start
+    if checkpoint_dir is not None:
+        checkpoint_dir = pathlib.Path(checkpoint_dir)
+        if metrics_path is None:
+            metrics_path = checkpoint_dir / "metrics.jsonl"
+    # One writer per checkpoint directory: a second live process is refused, a dead one's lock is taken over.
+    # In a multi-process (multi-host) run all processes save together (Orbax); the first one holds the lock.
+    lock = None
+    if checkpoint_dir is not None and jax.process_index() == 0:
+        lock = RunLock(checkpoint_dir, "checkpoint_dir").acquire()
+    ckpt = bar = metrics_file = None
+    finished = False
     try:
+        ckpt = Checkpointer(checkpoint_dir, keep=keep) if checkpoint_dir is not None else None
+        last_saved = None
+        if resume and ckpt is not None:
+
+            def template(step: int) -> TrainState:
+                # Saved at step s: the optimiser state of the phase that ran step s.
+                i = next(i for i, e in enumerate(ends) if step <= e) if step <= steps else len(phases) - 1
+                tmpl = initial_state(i, model, 0, base_key, ls0)
+                return tmpl if mesh is None else replicate(tmpl, mesh)
+
+            restored = ckpt.restore_latest(template)
+            if restored is not None:
+                state = restored if mesh is None else replicate(restored, mesh)
+                last_saved = int(state.step)
+                _say(f"{desc}: resumed from the checkpoint at step {last_saved} in {ckpt.directory}")
+            else:
+                _say(f"no checkpoint in {ckpt.directory}; starting at step 0")
+        del params
+        start = int(state.step)
+
+        history: dict[str, list] = {}
+        if metrics_path is not None:
+            metrics_path = pathlib.Path(metrics_path)
+            # Keep the rows up to the resumed step (dropping any beyond it) so that the log, and the
+            # history returned, read as one uninterrupted run.
+            kept: list[str] = []
+            if start > 0 and metrics_path.exists():
+                kept, history = _read_history(metrics_path, start)
+            if jax.process_index() == 0:  # one writer of the log in a multi-process run
+                metrics_path.parent.mkdir(parents=True, exist_ok=True)
+                metrics_path.write_text("".join(k + "\n" for k in kept))
+                metrics_file = open(metrics_path, "a")
+
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=steps, initial=min(start, steps), desc=desc, dynamic_ncols=True, leave=True)
+
+        t0 = time.perf_counter()
+        step = start
         for i, ph in enumerate(phases):
             if step >= ends[i]:
                 continue
@@ -485,6 +639,7 @@ def fit(
             if not ph.resample:
                 k_batch, k_loss = jr.split(jr.fold_in(base_key, i))
                 batch = sampler(k_batch, jnp.asarray(starts[i], jnp.int32))
+                _batch_spec(batch, f"the sampler {_data_name(phases, i)} `sample(key, step) -> batch`")
                 if mesh is not None:
                     batch = shard_batch(batch, mesh, data_axis)
                 fixed = (batch, k_loss)
@@ -515,12 +670,8 @@ def fit(
                 metrics = jax.device_get(metrics)
                 if not bool(ok):
                     bad = _first_non_finite(metrics)
-                    bad_step = step + bad[0] + 1
-                    if metrics_file is not None:
-                        metrics_file.close()
-                        metrics_file = None
                     raise NonFiniteLossError(
-                        bad_step, bad[1], bad[2], new_state.model, last_saved,
+                        step + bad[0] + 1, bad[1], bad[2], new_state.model, last_saved,
                         ckpt.directory if ckpt is not None else None,
                     )
                 state = new_state
@@ -548,13 +699,18 @@ def fit(
                     last_saved = step
                 if callback is not None:
                     callback(step, state.model, {k: v[-1] for k, v in metrics.items()})
+        finished = True
     finally:
         if bar is not None:
             bar.close()
         if metrics_file is not None:
             metrics_file.close()
         if ckpt is not None:
-            ckpt.close()
+            # While an error propagates, a failure to close must not replace it.
+            with contextlib.nullcontext() if finished else contextlib.suppress(Exception):
+                ckpt.close()
+        if lock is not None:
+            lock.release()
 
     return state.model, {k: np.asarray(v) for k, v in history.items()}
 
