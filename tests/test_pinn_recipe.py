@@ -152,3 +152,49 @@ def test_grad_norm_balancing_weights_match_their_definition(getkey):
     fake = {"weights": jnp.array([1.0, 2.0, 3.0]), "count": s3["count"]}
     _, _, s4 = loss_fn(model, batch, getkey(), fake)
     np.testing.assert_allclose(s4["weights"], 0.5 * np.array([1.0, 2.0, 3.0]) + 0.5 * g.sum() / g, rtol=1e-4)
+
+
+def test_ntk_balancing_weights_are_the_mean_ntk_diagonals(getkey):
+    # s_i = w_i/m sum_j |grad_theta r_i(p_j)|^2 over the first m points of term i, each gradient taken one
+    # point at a time with jax.grad (independent of the Jacobian the loss uses); lambda_i = sum_j s_j / s_i.
+    p = problems.get("burgers")
+    m = 5
+    bal = jrp.pinn.BalanceConfig(every=2, method="ntk", ntk_points=m)
+    weights = LossWeights(physics=1.0, initial=10.0, boundary=3.0)
+    cfg = _cfg(balance=bal)
+    model = make_model(p, cfg, koopman=False, key=getkey())
+    batch = make_sampler(p, SMALL, koopman=False)(getkey(), 0)
+    loss_fn = make_loss_fn(p, weights, koopman=False, sparse=False, balance=bal)
+    state = {"weights": jnp.ones(3), "count": jnp.zeros((), jnp.int32)}
+    loss, aux, state1 = loss_fn(model, batch, getkey(), state)
+
+    def sq_grad(f):
+        g = eqx.filter(jax.grad(f)(model), eqx.is_inexact_array)
+        return sum(float(jnp.sum(x**2)) for x in jax.tree_util.tree_leaves(g))
+
+    s_phys = np.mean([sq_grad(lambda mod, j=j: p.residual(mod.u, batch["x_r"][j], batch["t_r"][j])[0])
+                      for j in range(m)]) * weights.physics
+    s_init = np.mean([sq_grad(lambda mod, j=j: p.initial_residual(mod.u, batch["x_0"][j])[0])
+                      for j in range(m)]) * weights.initial
+    s_bnd = np.mean([sq_grad(lambda mod, j=j: p.boundary_residual(
+        mod.u, batch["x_b"][j], batch["t_b"][j], batch["dim_b"][j], batch["side_b"][j])[0])
+        for j in range(m)]) * weights.boundary
+    s = np.array([s_phys, s_init, s_bnd])
+    np.testing.assert_allclose(state1["weights"], s.sum() / s, rtol=1e-3)
+    terms, _, _ = loss_fn.terms(model, batch)
+    np.testing.assert_allclose(loss, sum(w * float(t) for w, t in zip(s.sum() / s, terms.values())), rtol=1e-3)
+    # a different subsample size changes the estimate (the option is used), and the weights differ from
+    # grad-norm balancing's
+    g_fn = make_loss_fn(p, weights, koopman=False, sparse=False, balance=dataclasses.replace(bal, method="grad_norm"))
+    _, _, sg = g_fn(model, batch, getkey(), state)
+    assert not np.allclose(sg["weights"], state1["weights"], rtol=1e-2)
+
+
+def test_balance_config_rejects_bad_input():
+    with pytest.raises(ValueError, match="balance.method"):
+        jrp.pinn.BalanceConfig(every=1, method="ntk_trace")
+    with pytest.raises(ValueError, match="balance.ntk_points"):
+        jrp.pinn.BalanceConfig(every=1, method="ntk", ntk_points=0)
+    with pytest.raises(ValueError, match="balance.method='ntk'.*Koopman"):
+        make_loss_fn(problems.get("heat"), LossWeights(), koopman=True, sparse=False,
+                     balance=jrp.pinn.BalanceConfig(every=1, method="ntk"))

@@ -9,7 +9,7 @@ train: {steps: 4000, learning_rate: 2.0e-3}     # or phases: [{optimizer: adam, 
                                                 #             {optimizer: lbfgs, steps: 2000, n_residual: 8000}]
 constraints: {initial: true, boundary: true}    # build u(x, t0) = u0 and the walls into the network
 causal: {chunks: 0}                             # > 0: causal weighting over that many time slabs
-balance: {every: 0}                             # > 0: grad-norm balancing of the loss terms every N steps
+balance: {every: 0, method: grad_norm}           # every > 0: adaptive term weights (grad_norm or ntk) every N steps
 sampling: {n_residual: 1024}
 koopman: {observables: 8}
 weights: {physics: 1, initial: 10, boundary: 1, koopman: 0.1, l1: 0.01}

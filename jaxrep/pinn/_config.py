@@ -120,26 +120,44 @@ class CausalConfig:
 
 @dataclass(frozen=True)
 class BalanceConfig:
-    r"""Adaptive loss weights by gradient-norm balancing (Wang, Teng & Perdikaris 2021; jaxpi).
+    r"""Adaptive loss weights: gradient-norm or NTK-trace balancing (Wang, Teng & Perdikaris 2021;
+    Wang, Yu & Perdikaris 2022; jaxpi).
 
-    Every `every` steps, with $g_i = \|\nabla_\theta (w_i\mathcal L_i)\|_2$ for each loss term (the
-    `LossWeights` $w_i$ as priors), $\hat\lambda_i = \sum_j g_j / g_i$ and
+    Every `every` steps a raw weight $\hat\lambda_i = \sum_j s_j / s_i$ is computed for each loss
+    term $w_i\mathcal L_i$ (the `LossWeights` $w_i$ as priors) and mixed in,
     $\lambda \leftarrow m\lambda + (1 - m)\hat\lambda$ ($m$ = `momentum`); the loss is
-    $\sum_i \lambda_i w_i\mathcal L_i$, so every term pulls on the parameters equally hard. The
-    weights live in the trainer state (checkpointed; exact resume holds). `every = 0` turns it off.
+    $\sum_i \lambda_i w_i\mathcal L_i$. The scale $s_i$ of a term is, by `method`:
+
+    - `"grad_norm"`: $s_i = \|\nabla_\theta (w_i\mathcal L_i)\|_2$, so every term pulls on the
+      parameters equally hard;
+    - `"ntk"`: the mean diagonal of the term's neural tangent kernel,
+      $s_i = \frac{w_i}{m}\sum_{j\le m}\|\nabla_\theta r_i(p_j)\|_2^2$ over the first $m$ =
+      `ntk_points` collocation points $p_j$ of the batch ($r_i$ the term's pointwise residual), so
+      every term converges at the same rate under gradient flow. PINN terms only (physics, initial,
+      boundary): a Koopman method raises.
+
+    The weights live in the trainer state (checkpointed; exact resume holds). `every = 0` turns it off.
 
     **References:** S. Wang, Y. Teng, P. Perdikaris, "Understanding and mitigating gradient flow
-    pathologies in physics-informed neural networks", SIAM J. Sci. Comput. 43 (2021).
+    pathologies in physics-informed neural networks", SIAM J. Sci. Comput. 43 (2021); S. Wang, X. Yu,
+    P. Perdikaris, "When and why PINNs fail to train: a neural tangent kernel perspective", J. Comput.
+    Phys. 449 (2022).
     """
 
     every: int = 0
     momentum: float = 0.9
+    method: str = "grad_norm"
+    ntk_points: int = 128
 
     def __post_init__(self):
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 0:
             raise ValueError(f"balance.every must be an int >= 0 (0: off), got {self.every!r}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"balance.momentum must be in [0, 1), got {self.momentum!r}")
+        if self.method not in ("grad_norm", "ntk"):
+            raise ValueError(f"balance.method must be 'grad_norm' or 'ntk', got {self.method!r}")
+        if isinstance(self.ntk_points, bool) or not isinstance(self.ntk_points, int) or self.ntk_points < 1:
+            raise ValueError(f"balance.ntk_points must be an int >= 1, got {self.ntk_points!r}")
 
 
 @dataclass(frozen=True)

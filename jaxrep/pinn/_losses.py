@@ -11,7 +11,7 @@ components. A condition built into the network (`ConstraintConfig`) drops its te
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 import equinox as eqx
 import jax
@@ -126,6 +126,22 @@ def make_loss_fn(
                 extra = weights.l1 * aux["A_l1"]
         return out, extra, aux
 
+    def point_residuals(model, batch, m):
+        r"""The weighted pointwise residuals $\sqrt{w_i}\,r_i$ of each term at its first `m` points,
+        `{name: (m_i, k)}`, named and ordered as the dict of `terms` (for NTK balancing)."""
+        u = model.u
+        sl = lambda a: a[:m]  # noqa: E731
+        out = {"physics": jnp.sqrt(weights.physics)
+               * jax.vmap(lambda x, t: problem.residual(u, x, t))(sl(batch["x_r"]), sl(batch["t_r"]))}
+        if not hard_initial:
+            out["initial"] = jnp.sqrt(weights.initial) * jax.vmap(
+                lambda x: problem.initial_residual(u, x))(sl(batch["x_0"]))
+        if "x_b" in batch and not hard_boundary:
+            out["boundary"] = jnp.sqrt(weights.boundary) * jax.vmap(
+                lambda x, t, d, s: problem.boundary_residual(u, x, t, d, s))(
+                sl(batch["x_b"]), sl(batch["t_b"]), sl(batch["dim_b"]), sl(batch["side_b"]))
+        return out
+
     if not balance.every:
 
         def loss_fn(model, batch, key):
@@ -133,18 +149,26 @@ def make_loss_fn(
             return sum(out.values()) + extra, aux
 
         return loss_fn
-    return balanced_loss(terms, balance)
+    if balance.method == "ntk" and koopman:
+        raise ValueError("balance.method='ntk' balances the PINN terms (physics, initial, boundary) only; "
+                         "use balance.method='grad_norm' with the Koopman methods (pike, spike)")
+    return balanced_loss(terms, balance, point_residuals=point_residuals if balance.method == "ntk" else None)
 
 
-def balanced_loss(terms: Callable, balance: BalanceConfig) -> Callable:
-    r"""Gradient-norm balancing of the terms of `terms(model, batch) -> (dict, extra, aux)`.
+def balanced_loss(terms: Callable, balance: BalanceConfig, *, point_residuals: Optional[Callable] = None) -> Callable:
+    r"""Adaptive balancing of the terms of `terms(model, batch) -> (dict, extra, aux)`.
 
     The state is `{"weights": (n_terms,), "count": ()}`, one weight per entry of the dict in its
     (insertion) order, all starting at 1. At every `balance.every`-th call (and the first),
-    $\hat\lambda_i = \sum_j g_j / g_i$ with $g_i = \|\nabla_\theta T_i\|_2$ is computed on the current
-    batch (at `stop_gradient` parameters, so it adds nothing to the backward pass) and mixed in with
-    momentum. The loss is $\sum_i \lambda_i T_i$ + `extra`; `aux` gains `weight_<term>`.
+    $\hat\lambda_i = \sum_j s_j / s_i$ is computed on the current batch (at `stop_gradient`
+    parameters, so it adds nothing to the backward pass) and mixed in with momentum. The scale is
+    $s_i = \|\nabla_\theta T_i\|_2$ (`balance.method = "grad_norm"`) or, given
+    `point_residuals(model, batch, m) -> {name: (m_i, k)}` (`"ntk"`), the mean NTK diagonal
+    $s_i = \frac1{m_i}\sum_j \|\nabla_\theta r_{ij}\|_2^2$ (the Jacobian of the $m_i k$ residuals by
+    reverse mode). The loss is $\sum_i \lambda_i T_i$ + `extra`; `aux` gains `weight_<term>`.
     """
+    if balance.method == "ntk" and point_residuals is None:
+        raise ValueError("balanced_loss: balance.method='ntk' needs point_residuals")
     def grad_norms(model, batch, names):
         params, static = eqx.partition(jax.lax.stop_gradient(model), eqx.is_inexact_array)
 
@@ -158,12 +182,27 @@ def balanced_loss(terms: Callable, balance: BalanceConfig) -> Callable:
             norms.append(jnp.sqrt(sum(leaves)))
         return jnp.stack(norms)
 
+    def ntk_traces(model, batch, names):
+        params, static = eqx.partition(jax.lax.stop_gradient(model), eqx.is_inexact_array)
+
+        def res(p, name):
+            return point_residuals(eqx.combine(p, static), batch, balance.ntk_points)[name].reshape(-1)
+
+        traces = []
+        for name in names:
+            n = res(params, name).shape[0]
+            jac = jax.jacrev(res)(params, name)  # leaves (n, *leaf shape)
+            traces.append(sum(jnp.sum(x**2) for x in jax.tree_util.tree_leaves(jac)) / n)
+        return jnp.stack(traces)
+
+    scale = ntk_traces if balance.method == "ntk" else grad_norms
+
     def loss_fn(model, batch, key, state):
         out, extra, aux = terms(model, batch)
         w, count = state["weights"], state["count"]
 
         def update(w):
-            g = grad_norms(model, batch, list(out))
+            g = scale(model, batch, list(out))
             g = jnp.maximum(g, 1e-12 * jnp.max(g) + 1e-30)
             new = jnp.sum(g) / g
             m = jnp.where(count == 0, 0.0, balance.momentum).astype(w.dtype)
