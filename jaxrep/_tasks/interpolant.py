@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
-import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -104,7 +103,7 @@ _KINDS = {
     "trig": ji.trig,
     "encoder_decoder": ji.encoder_decoder,
 }
-_SOLVERS = {"tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "heun": diffrax.Heun, "euler": diffrax.Euler}
+_SOLVERS = {"tsit5": "Tsit5", "dopri5": "Dopri5", "heun": "Heun", "euler": "Euler"}  # diffrax class names
 
 
 def make_interpolant(cfg: InterpolantConfig) -> ji.Interpolant:
@@ -181,7 +180,9 @@ def generate(cfg: Config, fields: Fields, I: ji.Interpolant, x0, *, key, ts=None
     """Samples at t = 1 (or at `ts`) from source points `x0` with the configured sampler."""
     s = cfg.sample
     b = velocity_field(fields, I)
-    solver = _SOLVERS[s.solver]()
+    import diffrax  # imported when first used: `import jaxrep` stays light
+
+    solver = getattr(diffrax, _SOLVERS[s.solver])()
     if s.method == "sde":
         if fields.eta is None:
             raise ValueError("sample.method='sde' needs fields.learn='velocity_denoiser' (a score)")
@@ -228,7 +229,7 @@ def run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> 
     I = make_interpolant(cfg.interpolant)
     fields = build_fields(cfg, key=k_model)
     fields, history = train(fields, make_loss(cfg, I), make_sampler(cfg), cfg.train, run_dir, key=k_train,
-                            resume=resume, progress=progress)
+                            resume=resume, progress=progress, desc="interpolant")
     summary, (x0, x1, data) = evaluate(cfg, fields, I, key=k_eval)
     summary["final_loss"] = float(history["loss"][-1])
     _figures(cfg, fields, I, x0, x1, data, run_dir, key=k_fig)
@@ -273,7 +274,8 @@ def run_multimarginal(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progr
     def loss_fn(g, xs, key):
         return ji.multimarginal_loss(g, xs, key=key), {}
 
-    g, history = train(g, loss_fn, data, cfg.train, run_dir, key=k_train, resume=resume, progress=progress)
+    g, history = train(g, loss_fn, data, cfg.train, run_dir, key=k_train, resume=resume, progress=progress,
+                       desc="interpolant multimarginal")
     m = cfg.data.n_eval
     xs = data(k_eval, 0) if m == n else jnp.stack(
         [d.sample(m, key=k) for d, k in zip(dists, jr.split(k_eval, k1))], axis=1)

@@ -15,7 +15,6 @@ ODEs use the adaptive 8th-order Dormand-Prince method (`diffrax.Dopri8`) at `rto
 import abc
 import math
 
-import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -196,6 +195,8 @@ def _tols(dtype):
 
 @eqx.filter_jit
 def _ode_solve(system, x0, ts):
+    import diffrax  # imported when first used: `import jaxrep` stays light
+
     rtol, atol = _tols(x0.dtype)
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(lambda t, y, args: system.drift(y)),
@@ -242,6 +243,8 @@ def snapshot_pairs(
 
 @eqx.filter_jit
 def _sde_solve(system, x0, ts, substeps, key):
+    import diffrax  # imported when first used: `import jaxrep` stays light
+
     dt_sub = (ts[1] - ts[0]) / substeps
     # Fixed Euler steps never revisit a time, so the (much faster) unsafe path is exact here.
     bm = diffrax.UnsafeBrownianPath(shape=(system.dim,), key=key)

@@ -16,15 +16,16 @@ modeling with stochastic interpolants", ICLR 2024 (arXiv:2310.03695).
 """
 
 import abc
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
-import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+if TYPE_CHECKING:  # diffrax is imported when first used: `import jaxrep` stays light
+    import diffrax
 
 
 def interpolate_simplex(alpha: Float[Array, " K1"], xs: Float[Array, "K1 d"]) -> Float[Array, " d"]:
@@ -194,7 +195,7 @@ def transport(
     *,
     t0: float = 0.0,
     t1: float = 1.0,
-    solver: Optional[diffrax.AbstractSolver] = None,
+    solver: Optional["diffrax.AbstractSolver"] = None,
     steps: Optional[int] = None,
     rtol: float = 1e-5,
     atol: float = 1e-5,

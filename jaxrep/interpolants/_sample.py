@@ -1,17 +1,18 @@
 r"""Sampling with the probability-flow ODE or the SDE of an interpolant, and ODE log-likelihoods."""
 
-from typing import Callable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
-import diffrax
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import lineax
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._checks import check_eps, check_time
 from ._interpolant import Interpolant
 from ._losses import Field, score_from_denoiser
+
+if TYPE_CHECKING:  # diffrax and lineax are imported when first used: `import jaxrep` stays light
+    import diffrax
 
 EpsLike = Union[float, Float[ArrayLike, ""], Callable[[Float[Array, ""]], Float[Array, ""]]]
 
@@ -25,6 +26,8 @@ def _as_eps(eps):
 
 def _stepping(steps, rtol, atol, t0, t1):
     """Fixed steps (`steps` given) or an adaptive PID controller."""
+    import diffrax  # diffrax is imported when first used: `import jaxrep` stays light
+
     if steps is not None:
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be a positive integer or None (adaptive), got {steps!r}")
@@ -35,6 +38,8 @@ def _stepping(steps, rtol, atol, t0, t1):
 
 
 def _ode(b, x, t0, t1, solver, steps, rtol, atol, ts, max_steps):
+    import diffrax
+
     dt0, controller = _stepping(steps, rtol, atol, t0, t1)
     term = diffrax.ODETerm(lambda t, y, args: b(t, y))
     saveat = diffrax.SaveAt(t1=True) if ts is None else diffrax.SaveAt(ts=ts)
@@ -44,6 +49,9 @@ def _ode(b, x, t0, t1, solver, steps, rtol, atol, ts, max_steps):
 
 
 def _sde(b, s, eps, x, t0, t1, solver, steps, ts, key, max_steps):
+    import diffrax
+    import lineax
+
     # Integrate in u in [0, 1] with t(u) = t0 + (t1 - t0) u, so forward (t1 > t0: drift b + eps s)
     # and backward (t1 < t0: drift b - eps s) runs share one forward-in-u Brownian motion.
     span = t1 - t0
@@ -83,7 +91,7 @@ def sample(
     eps: EpsLike = 0.0,
     t0: float = 0.0,
     t1: float = 1.0,
-    solver: Optional[diffrax.AbstractSolver] = None,
+    solver: Optional["diffrax.AbstractSolver"] = None,
     steps: Optional[int] = None,
     rtol: float = 1e-5,
     atol: float = 1e-5,
@@ -134,6 +142,8 @@ def sample(
     check_eps(eps, "eps")
     t0 = float(t0)
     t1 = float(t1)
+    import diffrax
+
     if method == "ode":
         solver = solver or diffrax.Tsit5()
 
@@ -198,7 +208,7 @@ def log_likelihood(
     t0: float = 0.0,
     t1: float = 1.0,
     hutchinson_probes: Optional[int] = None,
-    solver: Optional[diffrax.AbstractSolver] = None,
+    solver: Optional["diffrax.AbstractSolver"] = None,
     steps: Optional[int] = None,
     rtol: float = 1e-5,
     atol: float = 1e-5,
@@ -243,6 +253,8 @@ def log_likelihood(
     else:
         divergence = _exact_divergence
     base_log_prob = base_log_prob or _standard_normal_log_prob
+    import diffrax
+
     solver = solver or diffrax.Tsit5()
     t0 = float(t0)
     t1 = float(t1)

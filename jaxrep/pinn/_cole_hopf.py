@@ -27,7 +27,6 @@ import math
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-import scipy.special
 from jaxtyping import Array, ArrayLike, Float
 
 #: Standard viscosity of the PINN Burgers benchmark (Raissi et al. 2019), $\nu = 0.01/\pi$.
@@ -42,6 +41,8 @@ BURGERS_N_QUADRATURE = 256
 
 def _hermgauss(n: int) -> tuple[np.ndarray, np.ndarray]:
     # scipy switches to asymptotic formulas for large n, where numpy's recurrence overflows.
+    import scipy.special  # imported when first used: `import jaxrep` stays light
+
     z, w = scipy.special.roots_hermite(n)
     with np.errstate(divide="ignore"):
         return z, np.log(w)  # underflowed weights give -inf: they contribute exactly nothing

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -65,6 +64,8 @@ def ode_reference(
         raise ValueError(f"rtol and atol must be positive, got rtol={rtol}, atol={atol}")
 
     def compute() -> dict[str, np.ndarray]:
+        import diffrax  # imported when first used: `import jaxrep` stays light
+
         with jax.enable_x64(True):
             args64 = jax.tree_util.tree_map(
                 lambda a: jnp.asarray(a, jnp.float64) if isinstance(a, (float, np.floating))
