@@ -9,10 +9,10 @@ from ..train import fit
 
 
 def train(model, loss_fn, data, train_cfg: TrainConfig, run_dir, *, key, resume: bool, progress: bool,
-          optimizer=None, mesh=None):
+          optimizer=None, mesh=None, desc: str = "fit"):
     """`jaxrep.train.fit` with the options of `train_cfg` (its optimiser, or its `phases`),
     checkpointing under `run_dir/checkpoints` and logging to `run_dir/metrics.jsonl`. `optimizer`
-    overrides the one the config describes."""
+    overrides the one the config describes; `desc` names the stage on the progress bar."""
     run_dir = pathlib.Path(run_dir)
     if optimizer is not None:
         how = dict(optimizer=optimizer, steps=train_cfg.steps)
@@ -36,6 +36,7 @@ def train(model, loss_fn, data, train_cfg: TrainConfig, run_dir, *, key, resume:
         metrics_path=run_dir / "metrics.jsonl",
         log_every=train_cfg.log_every,
         mesh=mesh,
+        desc=desc,
     )
 
 

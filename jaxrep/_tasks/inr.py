@@ -100,7 +100,7 @@ def run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> 
     for name, model, lr in [("fourier_kan", fkan, fk.learning_rate), ("siren", siren, cfg.siren.learning_rate)]:
         train_cfg = dataclasses.replace(cfg.train, learning_rate=lr)
         model, _ = train(model, loss_fn, data, train_cfg, run_dir / name, key=k_train, resume=resume,
-                         progress=progress)
+                         progress=progress, desc=f"inr {name}")
         pred = jnp.clip(jax.jit(jax.vmap(model))(coords).reshape(image.shape), 0, 1)
         results[name] = {"psnr": float(psnr(pred, image)), "ssim": float(ssim(pred, image)),
                          "num_parameters": count_parameters(model), "image": pred}

@@ -122,7 +122,7 @@ def run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> 
             model = refine_grid(model, x, grid_size)
         stage_dir = run_dir / f"stage_{s}_grid_{grid_size}"
         model, _ = train(model, loss_fn, data, cfg.train, stage_dir, key=jr.fold_in(k_train, s),
-                         resume=resume, progress=progress)
+                         resume=resume, progress=progress, desc=f"kan_fit grid {grid_size} ({s + 1}/{len(schedule)})")
         stages.append({"grid_size": grid_size, "train_rmse": _rmse(model, x, y),
                        "test_rmse": _rmse(model, x_test, y_test)})
         rows += _shifted_metrics(stage_dir / "metrics.jsonl", s * cfg.train.steps, grid_size)
@@ -174,6 +174,6 @@ def _figures(model, x, x_test, y_test, fn, dim, stages, run_dir):
         for ax, z, title in zip(axes, [exact, pred, np.abs(pred - exact)], ["exact", "KAN", "|error|"]):
             im = ax.pcolormesh(np.asarray(xx), np.asarray(yy), z, shading="auto")
             ax.set_title(title)
-            fig.colorbar(im, ax=ax)
+            fig.colorbar(im, ax=ax, label="|f - KAN|" if title == "|error|" else "f(x, y)")
         fig.tight_layout()
         save_figure(fig, run_dir, "fit")

@@ -149,7 +149,7 @@ def run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> 
     model = build_autoencoder(cfg, system.dim, key=k_model)
     model, history = train(
         model, make_loss(kc, sc.dt), window_sampler(trajs, kc.horizon, cfg.train.batch_size),
-        cfg.train, run_dir, key=k_train, resume=resume, progress=progress,
+        cfg.train, run_dir, key=k_train, resume=resume, progress=progress, desc=f"koopman {cfg.system.name}",
     )
 
     # forecast over the whole test trajectories from their first state

@@ -86,7 +86,7 @@ def run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> 
     model = build_model(cfg.model, dim, 1, key=k_model)
     model, history = train(
         model, mse_loss, minibatches(train_set, cfg.train.batch_size), cfg.train, run_dir,
-        key=k_train, resume=resume, progress=progress,
+        key=k_train, resume=resume, progress=progress, desc="regression",
     )
     pred = jax.vmap(model)(x_test)
     rmse = float(jnp.sqrt(jnp.mean((pred - y_test) ** 2)))
@@ -117,7 +117,7 @@ def _figure(cfg: Config, model):
         fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
         for ax, z, title in zip(axes, [exact, pred, np.abs(pred - exact)], ["exact", "model", "|error|"]):
             im = ax.pcolormesh(np.asarray(xx), np.asarray(yy), z, shading="auto")
-            fig.colorbar(im, ax=ax)
+            fig.colorbar(im, ax=ax, label="|f - model|" if title == "|error|" else "f(x, y)")
             ax.set_title(title)
     fig.tight_layout()
     return fig

@@ -18,7 +18,8 @@ def samples(data, generated, *, titles=("data", "generated"), lim=None):
     lim = lim or 1.05 * float(np.abs(data).max())
     fig, axes = plt.subplots(1, 2, figsize=(8, 4), sharex=True, sharey=True)
     for ax, pts, title, color in zip(axes, (data, generated), titles, ("k", "tab:blue")):
-        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5, color=color)
+        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5, color=color, label=title)
+        ax.legend(fontsize=8, loc="upper right", markerscale=4)
         ax.set_title(title)
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
@@ -62,7 +63,7 @@ def density(log_density, extent, *, title: str = "learned density"):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.4))
     im = ax.imshow(np.exp(log_density), origin="lower", extent=extent, cmap="viridis", aspect="equal")
-    fig.colorbar(im, ax=ax)
+    fig.colorbar(im, ax=ax, label="density")
     ax.set_title(title)
     fig.tight_layout()
     return fig

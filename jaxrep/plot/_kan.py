@@ -47,8 +47,8 @@ def kan(model, x, *, num_points: int = 100, title: str = "KAN activations"):
     n_layers = len(model.layers)
     max_in = max(l.in_features for l in model.layers)
     fig = plt.figure(figsize=(min(1.6 * max_in + 1, 18), min(1.5 * sum(l.out_features for l in model.layers) + 1, 24)))
-    subfigs = fig.subfigures(n_layers, 1, height_ratios=[l.out_features for l in model.layers[::-1]])
-    subfigs = np.atleast_1d(subfigs)
+    # One row of panels per layer, and a thin bottom row for the legend that names every panel's marks.
+    subfigs = fig.subfigures(n_layers + 1, 1, height_ratios=[l.out_features for l in model.layers[::-1]] + [0.3])
     for row, l in enumerate(reversed(range(n_layers))):  # output layer on top, like the paper
         layer, h = model.layers[l], np.asarray(layer_inputs[l])
         lo, hi = h.min(0), h.max(0)
@@ -62,15 +62,21 @@ def kan(model, x, *, num_points: int = 100, title: str = "KAN activations"):
             for i in range(layer.in_features):
                 ax = axes[j, i]
                 alpha = float(np.clip(strength[i, j], 0.08, 1.0))
-                ax.plot(grid[:, i], curves[:, i, j], color="k", alpha=alpha, lw=1.2)
+                ax.plot(grid[:, i], curves[:, i, j], color="k", alpha=alpha, lw=1.2, label="learned activation")
                 ymin = curves[:, i, j].min()
-                ax.plot(h[:, i], np.full(h.shape[0], ymin), "|", color="tab:blue", alpha=0.15 * alpha, ms=3)
+                ax.plot(h[:, i], np.full(h.shape[0], ymin), "|", color="tab:blue", alpha=0.15 * alpha, ms=3,
+                        label="layer inputs on the batch")
+                if row == 0 and i == 0 and j == 0:
+                    handles = ax.get_legend_handles_labels()
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if j == layer.out_features - 1:
                     ax.set_xlabel(f"x{i}", fontsize=7)
                 if i == 0:
                     ax.set_ylabel(f"y{j}", fontsize=7)
+    legend = subfigs[-1].legend(*handles, loc="center", ncol=2, fontsize=7, frameon=False)
+    for handle in legend.legend_handles:
+        handle.set_alpha(1.0)  # the panels fade weak edges; the legend shows the marks at full strength
     return fig
 
 

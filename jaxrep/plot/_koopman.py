@@ -36,22 +36,23 @@ def koopman_spectrum(
         re, im, tau = (np.asarray(a) for a in pseudospectrum)
         cs = ax.contour(re, im, np.log10(np.maximum(tau, 1e-16)), levels=8, cmap="Greys", linewidths=0.7)
         ax.clabel(cs, fontsize=6, fmt="%.1f")
+        ax.plot([], [], color="0.4", lw=0.7, label=r"pseudospectrum $\log_{10}\tau$")
     if not continuous:
         th = np.linspace(0, 2 * np.pi, 400)
-        ax.plot(np.cos(th), np.sin(th), "k-", lw=0.6, alpha=0.5)
+        ax.plot(np.cos(th), np.sin(th), "k-", lw=0.6, alpha=0.5, label="unit circle")
     else:
         ax.axvline(0.0, color="k", lw=0.6, alpha=0.5)
     if residuals is not None:
         res = np.maximum(np.asarray(residuals, dtype=float), 1e-16)
         sc = ax.scatter(ev.real, ev.imag, c=np.log10(res), cmap="viridis", s=36, edgecolors="k",
-                        linewidths=0.4, zorder=3)
+                        linewidths=0.4, zorder=3, label="eigenvalues")
         fig.colorbar(sc, ax=ax, label="log10 residual")
     else:
-        ax.scatter(ev.real, ev.imag, s=36, edgecolors="k", linewidths=0.4, zorder=3)
+        ax.scatter(ev.real, ev.imag, s=36, edgecolors="k", linewidths=0.4, zorder=3, label="eigenvalues")
     if reference is not None:
         ref = np.asarray(reference).astype(complex)
         ax.scatter(ref.real, ref.imag, marker="x", c="r", s=60, zorder=4, label="reference")
-        ax.legend(fontsize=8)
+    ax.legend(fontsize=8)
     ax.set_xlabel("Re")
     ax.set_ylabel("Im")
     ax.set_title(title)
@@ -82,7 +83,7 @@ def koopman_eigenfunctions(eigenfunctions, xlim, ylim, *, n: int = 80, which=(0,
         v = vals[:, i]
         v = v / (np.max(np.abs(v)) + 1e-300)
         im = ax.pcolormesh(xx, yy, np.real(v).reshape(xx.shape), shading="auto", cmap="RdBu_r")
-        fig.colorbar(im, ax=ax)
+        fig.colorbar(im, ax=ax, label=r"Re $\varphi$ / max$|\varphi|$")
         ax.set_title(labels[i] if labels is not None else f"eigenfunction {i}", fontsize=9)
     fig.tight_layout()
     return fig

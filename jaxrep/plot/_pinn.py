@@ -66,7 +66,7 @@ def pinn_solution(evaluation, *, component: int = 0, mode: str = "network", name
             ax = axes[i, 0]
             ax.plot(ts, ref[:, 0, i], "k-", lw=1.2, label="reference")
             ax.plot(ts, pred[:, 0, i], "r--", lw=1.0, label=mode)
-            ax.axvline(t_end, color="gray", ls=":")
+            ax.axvline(t_end, color="gray", ls=":", label="end of training window")
             ax.set_ylabel(names[i])
         axes[0, 0].legend(fontsize=8)
         axes[-1, 0].set_xlabel("t")
@@ -88,12 +88,13 @@ def pinn_solution(evaluation, *, component: int = 0, mode: str = "network", name
         ):
             im = ax.imshow(img.T, origin="lower", aspect="auto", extent=extent, cmap=cmap,
                            vmin=lims[0], vmax=lims[1])
-            ax.axvline(t_end, color="k" if cmap == "RdBu_r" else "w", ls="--", lw=1)
+            ax.axvline(t_end, color="k" if cmap == "RdBu_r" else "w", ls="--", lw=1,
+                       label="end of training window")
             _draw_train_box(ax, evaluation, space_time=True, color="k" if cmap == "RdBu_r" else "w")
             ax.set_title(f"{label}: {names[component]}")
             ax.set_xlabel("t")
             ax.set_ylabel("x")
-            fig.colorbar(im, ax=ax)
+            fig.colorbar(im, ax=ax, label=_colorbar_label(label, names[component]))
     else:
         last = -1
         grid = lambda a: a[last].reshape(shape[0], shape[1]).T
@@ -108,10 +109,21 @@ def pinn_solution(evaluation, *, component: int = 0, mode: str = "network", name
             ax.set_title(f"{label}: {names[component]} at t={ts[last]:.3g}")
             ax.set_xlabel("x")
             ax.set_ylabel("y")
-            fig.colorbar(im, ax=ax)
+            fig.colorbar(im, ax=ax, label=_colorbar_label(label, names[component]))
     fig.suptitle(title)
-    fig.tight_layout()
+    # One legend for the marks every panel shares (end of the training window, train box), below the
+    # panels so that it hides no data.
+    handles, labels = axes[0].get_legend_handles_labels()  # drawn in black on the first panel
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
+    else:
+        fig.tight_layout()
     return fig
+
+
+def _colorbar_label(panel: str, name: str) -> str:
+    return f"|error| of {name}" if panel == "|error|" else name
 
 
 def pinn_error_vs_time(evaluation, *, components=None, title: str = ""):
@@ -164,11 +176,14 @@ def generator_structure(A, *, tol: float = 1e-3, title: str = ""):
                         vmin=np.log10(max(tol * top, 1e-12)), vmax=np.log10(max(top, 1e-12)))
     zero = mag < tol * top
     ys, xs = np.nonzero(zero)
-    axes[0].scatter(xs, ys, marker="x", color="w", s=12)
+    axes[0].scatter(xs, ys, marker="x", color="w", s=12, label=f"zero (< {tol:g} max|A|)")
+    if zero.any():
+        axes[0].legend(fontsize=8, loc="upper right", facecolor="0.5")
     axes[0].set_title(f"log10|A|  (sparsity {zero.mean():.0%})")
-    fig.colorbar(im, ax=axes[0])
+    fig.colorbar(im, ax=axes[0], label=r"$\log_{10}|A_{ij}|$")
     eig = np.linalg.eigvals(A)
-    axes[1].scatter(eig.real, eig.imag, c="C3")
+    axes[1].scatter(eig.real, eig.imag, c="C3", label="eigenvalues")
+    axes[1].legend(fontsize=8)
     axes[1].axvline(0, color="gray", lw=0.8)
     axes[1].axhline(0, color="gray", lw=0.8)
     axes[1].set_xlabel("Re λ")

@@ -651,6 +651,7 @@ def fit(
             chunk = _get_chunk(loss_fn, ph.optimizer, sampler if ph.resample else None, mesh, data_axis)
             if bar is not None and len(phases) > 1:
                 bar.set_description(f"{desc} [{ph.name or f'phase {i}'}]")
+            compiled = False  # the phase's first call compiles: its time is kept out of the rate and the ETA
             while step < ends[i]:
                 n = min(steps_per_call, ends[i] - step)
                 if checkpoint_every is not None and ckpt is not None:
@@ -689,8 +690,14 @@ def fit(
                     metrics_file.flush()
                 step += n
                 if bar is not None:
-                    bar.update(n)
-                    rate = (step - start) / max(elapsed, 1e-9)
+                    if not compiled:  # restart the bar's clock after compilation: the ETA is the true speed
+                        bar.reset(total=steps)
+                        bar.n = bar.last_print_n = bar.initial = step
+                        t_rate, s_rate, compiled = time.perf_counter(), step, True
+                        rate = n / max(elapsed, 1e-9)
+                    else:
+                        bar.update(n)
+                        rate = (step - s_rate) / max(time.perf_counter() - t_rate, 1e-9)
                     bar.set_postfix(loss=f"{float(metrics['loss'][-1]):.3e}", steps_per_s=f"{rate:.1f}")
                 if ckpt is not None and (
                     step == ends[i] or (checkpoint_every is not None and step % checkpoint_every == 0)
