@@ -2,6 +2,7 @@
 
 import equinox as eqx
 import jax
+import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 
@@ -18,15 +19,26 @@ def make_mesh(n_devices: int | None = None, axis: str = "data") -> Mesh:
     return Mesh(devices[:n], (axis,))
 
 
+def _put(x, sharding):
+    """`jax.device_put`, but in a multi-process run a host value becomes a global array directly from each
+    process's copy (`jax.make_array_from_process_local_data`), without `device_put`'s cross-process
+    all-gather that checks the copies agree (one compiled program per leaf shape, on every step)."""
+    if jax.process_count() == 1:
+        return jax.device_put(x, sharding)
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        return x if x.sharding.is_equivalent_to(sharding, x.ndim) else jax.device_put(x, sharding)
+    x = np.asarray(x)
+    return jax.make_array_from_process_local_data(sharding, x, x.shape)
+
+
 def replicate(tree, mesh: Mesh):
     """Place every array of `tree` on all devices of `mesh` (replicated).
 
-    Uses `jax.device_put`, so arrays already committed to one device are moved too.
+    Arrays already committed to one device are moved too. In a multi-process run every process holds the
+    same values (same seed), so each contributes its own copy.
     """
     sharding = NamedSharding(mesh, P())
-    return jax.tree_util.tree_map(
-        lambda x: jax.device_put(x, sharding) if eqx.is_array(x) else x, tree
-    )
+    return jax.tree_util.tree_map(lambda x: _put(x, sharding) if eqx.is_array(x) else x, tree)
 
 
 def _spec(x, mesh, axis, scan_axis):
@@ -42,9 +54,7 @@ def shard_batch(batch, mesh: Mesh, axis: str = "data", *, scan_axis: bool = Fals
 
     Arrays whose batch size is not divisible by the number of devices are replicated instead.
     """
-    return jax.tree_util.tree_map(
-        lambda x: jax.device_put(x, _spec(x, mesh, axis, scan_axis)), batch
-    )
+    return jax.tree_util.tree_map(lambda x: _put(x, _spec(x, mesh, axis, scan_axis)), batch)
 
 
 def shard_batch_constraint(batch, mesh: Mesh, axis: str = "data"):
