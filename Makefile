@@ -3,11 +3,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.jaxrep-installed
-DEMO_CONFIG ?= configs/burgers.yaml
+DOCS_STAMP := $(VENV)/.jaxrep-docs-installed
+# mkdocs build --strict: a warning (e.g. a broken cross-reference in a docstring) fails the build.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+DEMO_CONFIG ?= burgers
 # A new directory per run: an earlier run is never deleted or overwritten.
 DEMO_OUT    ?= runs/burgers_spike-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: demo test test-all install clean
+.PHONY: demo test test-all install docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,18 +18,29 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+$(DOCS_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
 install: $(STAMP)
+
+# The API reference site (guide + API per family, the notebooks as committed) into site/.
+docs: $(DOCS_STAMP)
+	$(MKDOCS)
 
 # The main job: solve viscous Burgers with SPIKE (the config's method) into runs/burgers_spike-<time>/.
 demo: $(STAMP)
 	$(BIN)/jaxrep solve $(DEMO_CONFIG) --out $(DEMO_OUT)
 
-# The whole default test suite (slow tests excluded; see `make test-all`).
-test: $(STAMP)
+# The whole default test suite (slow tests excluded; see `make test-all`), then the strict docs build.
+test: $(STAMP) $(DOCS_STAMP)
 	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider --durations=15
+	$(MKDOCS)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider -m "slow or not slow"
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache site .cache/mkdocs-jupyter

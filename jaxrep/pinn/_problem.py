@@ -105,7 +105,7 @@ class AbstractBoundary(eqx.Module):
     r"""A boundary condition on the faces of the spatial box.
 
     `residual(problem, u, x, t, dim, side)` is the vector that must vanish at the boundary point
-    `x` lying on face `dim` (`side` 0: $x_{dim} = $ lower, 1: upper).
+    `x` lying on face `dim` (`side` 0: $x_{\text{dim}}$ at the lower end, 1: at the upper end).
 
     `pairs_faces` (class-level): whether the residual couples the two opposite faces of `dim` (as
     periodicity does) rather than constraining one face alone.

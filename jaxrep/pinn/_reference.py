@@ -10,7 +10,7 @@ exactly from the equation). Between the grid points it evaluates
 
 [`ODEReference`][] is the same Hermite interpolation without a spatial grid (ODE trajectories).
 
-References are cached on disk by [`cached_arrays`][] (atomic `.npz` files under
+References are cached on disk by `cached_arrays` (atomic `.npz` files under
 `$JAXREP_CACHE_DIR`, default `~/.cache/jaxrep`), so each one is computed once per machine.
 """
 

@@ -10,7 +10,7 @@
 | `heat2d`, `wave2d` | 2-D heat / wave | exact |
 | `burgers` | $u_t + uu_x = \\nu u_{xx}$ | Cole-Hopf by Gauss-Hermite quadrature |
 | `allen_cahn` | $u_t = du_{xx} + a(u - u^3)$ | pseudo-spectral ETDRK4 |
-| `schrodinger` | $ih_t + \\tfrac12h_{xx} + |h|^2h = 0$ | pseudo-spectral ETDRK4 |
+| `schrodinger` | $ih_t + \\tfrac12h_{xx} + \\lvert h\\rvert^2h = 0$ | pseudo-spectral ETDRK4 |
 | `kuramoto_sivashinsky` | $u_t + \\alpha uu_x + \\beta u_{xx} + \\gamma u_{xxxx} = 0$ | pseudo-spectral ETDRK4 |
 | `cahn_hilliard` | $u_t = (\\gamma_2(u^3-u) - \\gamma_1u_{xx})_{xx}$ | pseudo-spectral ETDRK4 |
 | `fisher_kpp` | $u_t = Du_{xx} + ru(1-u)$ | pseudo-spectral ETDRK4 |
