@@ -5,6 +5,29 @@ import random
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+# Most of the suite's time is XLA compiling the same small programs again (every `fit` builds a new step
+# function; notebooks and hard-kill subprocesses start fresh interpreters). JAX's persistent compilation
+# cache, in one directory per session shared by the xdist workers, notebook kernels and subprocesses
+# (they inherit the environment), compiles each distinct program once. It changes no result: a cache hit
+# is the identical executable. `JAXREP_TEST_JAX_CACHE=0` turns it off.
+if os.environ.get("JAXREP_TEST_JAX_CACHE", "1") != "0" and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxrep-test-xla-cache-")
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+    _OWN_CACHE = os.environ["JAX_COMPILATION_CACHE_DIR"]
+else:
+    _OWN_CACHE = None
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The process that made the compilation cache (the xdist controller) removes it."""
+    if _OWN_CACHE is not None and not hasattr(session.config, "workerinput"):
+        import shutil
+
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
