@@ -23,10 +23,24 @@ from ._koopman_loss import koopman_expm_loss, koopman_generator_loss, l1_penalty
 from ._problem import AbstractProblem
 
 
+def residuals(problem: AbstractProblem, u, xs: Float[Array, "n d"], ts: Float[Array, " n"]):
+    r"""The PDE residuals $\mathcal N[u](x_i, t_i)$, shape `(n, k)`."""
+    return jax.vmap(lambda x, t: problem.residual(u, x, t))(xs, ts)
+
+
+def initial_residuals(problem: AbstractProblem, u, xs: Float[Array, "n d"]):
+    r"""The initial-condition residuals $u(x_i, t_0) - u_0(x_i)$ (and $u_t$ for second order in time)."""
+    return jax.vmap(lambda x: problem.initial_residual(u, x))(xs)
+
+
+def boundary_residuals(problem: AbstractProblem, u, xs, ts, dims, sides):
+    r"""The boundary-condition residuals at the boundary points."""
+    return jax.vmap(lambda x, t, d, s: problem.boundary_residual(u, x, t, d, s))(xs, ts, dims, sides)
+
+
 def residual_mse(problem: AbstractProblem, u, xs: Float[Array, "n d"], ts: Float[Array, " n"]):
     r"""$\operatorname{mean}|\mathcal N[u](x_i, t_i)|^2$."""
-    r = jax.vmap(lambda x, t: problem.residual(u, x, t))(xs, ts)
-    return jnp.mean(r**2)
+    return jnp.mean(residuals(problem, u, xs, ts) ** 2)
 
 
 def causal_residual(problem: AbstractProblem, u, xs, ts, chunks: int, tolerance: float):
@@ -44,8 +58,7 @@ def causal_residual(problem: AbstractProblem, u, xs, ts, chunks: int, tolerance:
     **References:** Wang, Sankaran & Perdikaris, arXiv:2203.07404 (2022).
     """
     order = jnp.argsort(ts)
-    xs, ts = xs[order], ts[order]
-    r = jax.vmap(lambda x, t: problem.residual(u, x, t))(xs, ts)
+    r = residuals(problem, u, xs[order], ts[order])
     per_point = jnp.mean(r**2, axis=-1)
     slab = jnp.mean(per_point.reshape(chunks, -1), axis=1)
     before = jnp.concatenate([jnp.zeros((1,), slab.dtype), jnp.cumsum(slab)[:-1]])
@@ -55,14 +68,12 @@ def causal_residual(problem: AbstractProblem, u, xs, ts, chunks: int, tolerance:
 
 def initial_mse(problem: AbstractProblem, u, xs: Float[Array, "n d"]):
     r"""$\operatorname{mean}|u(x_i, t_0) - u_0(x_i)|^2$ (plus $u_t$ for second order in time)."""
-    r = jax.vmap(lambda x: problem.initial_residual(u, x))(xs)
-    return jnp.mean(r**2)
+    return jnp.mean(initial_residuals(problem, u, xs) ** 2)
 
 
 def boundary_mse(problem: AbstractProblem, u, xs, ts, dims, sides):
     r"""Mean squared boundary-condition residual."""
-    r = jax.vmap(lambda x, t, d, s: problem.boundary_residual(u, x, t, d, s))(xs, ts, dims, sides)
-    return jnp.mean(r**2)
+    return jnp.mean(boundary_residuals(problem, u, xs, ts, dims, sides) ** 2)
 
 
 def make_loss_fn(
@@ -129,17 +140,13 @@ def make_loss_fn(
     def point_residuals(model, batch, m):
         r"""The weighted pointwise residuals $\sqrt{w_i}\,r_i$ of each term at its first `m` points,
         `{name: (m_i, k)}`, named and ordered as the dict of `terms` (for NTK balancing)."""
-        u = model.u
-        sl = lambda a: a[:m]  # noqa: E731
-        out = {"physics": jnp.sqrt(weights.physics)
-               * jax.vmap(lambda x, t: problem.residual(u, x, t))(sl(batch["x_r"]), sl(batch["t_r"]))}
+        u, b = model.u, {k: v[:m] for k, v in batch.items()}
+        out = {"physics": jnp.sqrt(weights.physics) * residuals(problem, u, b["x_r"], b["t_r"])}
         if not hard_initial:
-            out["initial"] = jnp.sqrt(weights.initial) * jax.vmap(
-                lambda x: problem.initial_residual(u, x))(sl(batch["x_0"]))
+            out["initial"] = jnp.sqrt(weights.initial) * initial_residuals(problem, u, b["x_0"])
         if "x_b" in batch and not hard_boundary:
-            out["boundary"] = jnp.sqrt(weights.boundary) * jax.vmap(
-                lambda x, t, d, s: problem.boundary_residual(u, x, t, d, s))(
-                sl(batch["x_b"]), sl(batch["t_b"]), sl(batch["dim_b"]), sl(batch["side_b"]))
+            out["boundary"] = jnp.sqrt(weights.boundary) * boundary_residuals(
+                problem, u, b["x_b"], b["t_b"], b["dim_b"], b["side_b"])
         return out
 
     if not balance.every:

@@ -652,6 +652,7 @@ def fit(
             if bar is not None and len(phases) > 1:
                 bar.set_description(f"{desc} [{ph.name or f'phase {i}'}]")
             compiled = False  # the phase's first call compiles: its time is kept out of the rate and the ETA
+            t_phase = time.perf_counter()
             while step < ends[i]:
                 n = min(steps_per_call, ends[i] - step)
                 if checkpoint_every is not None and ckpt is not None:
@@ -691,10 +692,11 @@ def fit(
                 step += n
                 if bar is not None:
                     if not compiled:  # restart the bar's clock after compilation: the ETA is the true speed
-                        bar.reset(total=steps)
                         bar.n = bar.last_print_n = bar.initial = step
+                        bar.start_t = bar.last_print_t = time.time()  # tqdm's clock
+                        bar.refresh()
                         t_rate, s_rate, compiled = time.perf_counter(), step, True
-                        rate = n / max(elapsed, 1e-9)
+                        rate = n / max(t_rate - t_phase, 1e-9)  # compilation included, until the next call
                     else:
                         bar.update(n)
                         rate = (step - s_rate) / max(time.perf_counter() - t_rate, 1e-9)
