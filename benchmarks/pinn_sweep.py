@@ -18,6 +18,8 @@ Variants (names below; `recipe` is the committed config):
 - `modified_mlp`, `pirate`, `fourier`: other backbones (modified MLP; PirateNet; 64 Fourier features, scale 1);
 - `causal`: causal weighting over 16 time slabs, tolerance 1;
 - `balance`: grad-norm balancing every 100 steps;
+- `rad`: RAD redistribution of the residual points every 500 Adam steps (pool 4x, k = 1, c = 1);
+- `marching_2`: time marching over 2 windows (each with the full phases: twice the cost);
 - `wide`: width 128.
 
 Run by hand (minutes per variant on a 2-core CPU), never in CI; record what you find in BENCHMARKS.md.
@@ -50,6 +52,8 @@ VARIANTS = {
     "fourier": ["model.fourier_features=64", "model.fourier_scale=1.0"],
     "causal": ["causal.chunks=16", "causal.tolerance=1.0"],
     "balance": ["balance.every=100"],
+    "rad": ["rad.every=500", "rad.pool=4", "rad.k=1.0", "rad.c=1.0"],
+    "marching_2": ["marching.windows=2"],
     "wide": ["model.width_size=128"],
 }
 

@@ -10,6 +10,8 @@ train: {steps: 4000, learning_rate: 2.0e-3}     # or phases: [{optimizer: adam, 
 constraints: {initial: true, boundary: true}    # build u(x, t0) = u0 and the walls into the network
 causal: {chunks: 0}                             # > 0: causal weighting over that many time slabs
 balance: {every: 0, method: grad_norm}           # every > 0: adaptive term weights (grad_norm or ntk) every N steps
+rad: {every: 0, pool: 4, k: 1.0, c: 1.0}        # every > 0: redraw residual points by |r|^k every N steps
+marching: {windows: 1}                          # > 1: time marching, one network per time window
 sampling: {n_residual: 1024}
 koopman: {observables: 8}
 weights: {physics: 1, initial: 10, boundary: 1, koopman: 0.1, l1: 0.01}
@@ -31,7 +33,7 @@ import jax.random as jr
 from ..config import ModelConfig, TrainConfig, make_phases
 from ..pinn import make_sampler, problems, solve
 from ..pinn._config import (BalanceConfig, CausalConfig, ConstraintConfig, EvalConfig, KoopmanConfig, LossWeights,
-                            SamplingConfig, SolveConfig)
+                            MarchingConfig, RADConfig, SamplingConfig, SolveConfig)
 from ..train import FitOptions
 from ._common import save_figure
 
@@ -68,6 +70,8 @@ class Config:
     constraints: ConstraintConfig = field(default_factory=ConstraintConfig)
     causal: CausalConfig = field(default_factory=CausalConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
+    rad: RADConfig = field(default_factory=RADConfig)
+    marching: MarchingConfig = field(default_factory=MarchingConfig)
 
     def __post_init__(self):
         solve_config(self)  # validates the combination (e.g. causal.chunks against sampling.n_residual)
@@ -80,7 +84,7 @@ def solve_config(cfg: Config) -> SolveConfig:
                      keep=t.keep_checkpoints, log_every=t.log_every)
     return SolveConfig(model=cfg.model, fit=fit, sampling=cfg.sampling, koopman=cfg.koopman,
                        weights=cfg.weights, eval=cfg.eval, constraints=cfg.constraints, causal=cfg.causal,
-                       balance=cfg.balance)
+                       balance=cfg.balance, rad=cfg.rad, marching=cfg.marching)
 
 
 def solve_phases(cfg: Config, problem) -> list:

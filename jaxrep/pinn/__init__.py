@@ -40,6 +40,8 @@ from ._config import ConstraintConfig as ConstraintConfig
 from ._config import EvalConfig as EvalConfig
 from ._config import KoopmanConfig as KoopmanConfig
 from ._config import LossWeights as LossWeights
+from ._config import MarchingConfig as MarchingConfig
+from ._config import RADConfig as RADConfig
 from ._config import SamplingConfig as SamplingConfig
 from ._config import SolveConfig as SolveConfig
 from ._koopman_loss import generator_residual as generator_residual
@@ -49,6 +51,9 @@ from ._koopman_loss import l1_penalty as l1_penalty
 from ._losses import balanced_loss as balanced_loss
 from ._losses import causal_residual as causal_residual
 from ._losses import make_loss_fn as make_loss_fn
+from ._losses import rad_loss as rad_loss
+from ._losses import rad_select as rad_select
+from ._losses import rad_state as rad_state
 from ._constraints import HardConstraint as HardConstraint
 from ._baselines import baseline_metrics as baseline_metrics
 from ._baselines import damped_persistence as damped_persistence
@@ -66,6 +71,8 @@ from ._model import Observable as Observable
 from ._model import PINNField as PINNField
 from ._model import PINNModel as PINNModel
 from ._sampling import make_sampler as make_sampler
+from ._marching import MarchedModel as MarchedModel
+from ._marching import window_problem as window_problem
 from ._solve import PINNSolution as PINNSolution
 from ._solve import default_phases as default_phases
 from ._solve import evaluate as evaluate

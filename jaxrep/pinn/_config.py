@@ -161,6 +161,62 @@ class BalanceConfig:
 
 
 @dataclass(frozen=True)
+class RADConfig:
+    r"""Residual-based adaptive distribution of the collocation points (RAD; Wu, Zhu, Tan, Kartha & Lu
+    2023).
+
+    Every `every` steps the `sampling.n_residual` residual points are redrawn, without replacement,
+    from `pool` $\times$ `n_residual` fresh Latin-hypercube candidates $x_j$ with probability
+    $$p_j \propto \frac{|r(x_j)|^k}{\operatorname{mean}_i |r(x_i)|^k} + c,$$
+    $|r|$ the norm of the PDE residual over its components, evaluated at the current parameters
+    (no gradient). Between redraws the points stay fixed; the first `every` steps train on uniform
+    points. $k$ sharpens the density towards large residuals, $c$ keeps a uniform floor ($c\to\infty$
+    is uniform sampling). The points live in the trainer state (checkpointed; exact resume holds).
+    RAD acts only in phases that resample: a fixed-point phase (an L-BFGS phase, `resample=False`, or
+    a phase with its own `data`) trains on its own points. `every = 0` turns it off.
+
+    **References:** C. Wu, M. Zhu, Q. Tan, Y. Kartha, L. Lu, "A comprehensive study of non-adaptive
+    and residual-based adaptive sampling for physics-informed neural networks", Comput. Methods Appl.
+    Mech. Eng. 403 (2023).
+    """
+
+    every: int = 0
+    pool: int = 4
+    k: float = 1.0
+    c: float = 1.0
+
+    def __post_init__(self):
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 0:
+            raise ValueError(f"rad.every must be an int >= 0 (0: off), got {self.every!r}")
+        if isinstance(self.pool, bool) or not isinstance(self.pool, int) or self.pool < 2:
+            raise ValueError(f"rad.pool must be an int >= 2 (candidates per residual point), got {self.pool!r}")
+        if not self.k >= 0:
+            raise ValueError(f"rad.k must be >= 0, got {self.k!r}")
+        if not self.c >= 0:
+            raise ValueError(f"rad.c must be >= 0, got {self.c!r}")
+        if self.k == 0 and self.c == 0:
+            raise ValueError("rad.k and rad.c cannot both be 0 (the density would be undefined)")
+
+
+@dataclass(frozen=True)
+class MarchingConfig:
+    r"""Time marching: the training window $[t_0, T]$ cut into `windows` equal windows, one network
+    each, trained in order, window $k$'s initial condition being window $k-1$'s solution at its end
+    (see `jaxrep.pinn.MarchedModel`). Every window trains with the full optimiser phases, so the cost
+    is `windows` times that of one solve. `windows = 1` (default) is plain training.
+
+    **References:** Mattey & Ghosh, CMAME 390 (2022); Wang, Sankaran, Wang & Perdikaris,
+    arXiv:2308.08468 (2023).
+    """
+
+    windows: int = 1
+
+    def __post_init__(self):
+        if isinstance(self.windows, bool) or not isinstance(self.windows, int) or self.windows < 1:
+            raise ValueError(f"marching.windows must be an int >= 1 (1: off), got {self.windows!r}")
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     """Evaluation grid: `n_x` points per spatial dimension (`n_x_2d` for 2-D problems) and `n_t`
     times per window."""
@@ -179,8 +235,8 @@ class EvalConfig:
 class SolveConfig:
     """Everything [`jaxrep.pinn.solve`][] needs besides the problem, the method, the optimiser phases
     and the key: backbone (`jaxrep.nn.ModelConfig`), how `fit` runs (`jaxrep.train.FitOptions`),
-    collocation sampling, Koopman latent, loss weights, hard constraints, causal weighting and the
-    evaluation grid."""
+    collocation sampling, Koopman latent, loss weights, hard constraints, causal weighting, loss
+    balancing, RAD resampling, time marching and the evaluation grid."""
 
     model: ModelConfig = field(default_factory=lambda: ModelConfig(width_size=32, depth=4))
     fit: FitOptions = field(default_factory=lambda: FitOptions(steps_per_call=100, checkpoint_every=1000,
@@ -192,6 +248,8 @@ class SolveConfig:
     constraints: ConstraintConfig = field(default_factory=ConstraintConfig)
     causal: CausalConfig = field(default_factory=CausalConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
+    rad: RADConfig = field(default_factory=RADConfig)
+    marching: MarchingConfig = field(default_factory=MarchingConfig)
 
     def __post_init__(self):
         c = self.causal.chunks

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._config import BalanceConfig, CausalConfig, LossWeights
+from ._config import BalanceConfig, CausalConfig, LossWeights, RADConfig
 from ._koopman_loss import koopman_expm_loss, koopman_generator_loss, l1_penalty
 from ._problem import AbstractProblem
 
@@ -86,6 +86,7 @@ def make_loss_fn(
     hard_boundary: bool = False,
     causal: CausalConfig = CausalConfig(),
     balance: BalanceConfig = BalanceConfig(),
+    rad: RADConfig = RADConfig(),
 ) -> Callable:
     r"""Build the loss of `jaxrep.train.fit` for a PINN / PIKE / SPIKE model.
 
@@ -101,10 +102,12 @@ def make_loss_fn(
       gains `causal_min_weight`, the weight of the last slab).
     - `balance`: a `BalanceConfig`; with `every > 0` the loss is *stateful* (adaptive weights, see
       `balanced_loss`).
+    - `rad`: a `RADConfig`; with `every > 0` the residual points are redistributed by RAD (stateful,
+      see `rad_loss`; the batches need candidates, `make_sampler(..., rad=rad)`).
 
-    **Returns:** `loss_fn(model, batch, key) -> (loss, aux)`, or with balancing
-    `loss_fn(model, batch, key, state) -> (loss, aux, state)` with the terms function as
-    `loss_fn.terms` (to size the initial state, as `solve` does); `aux` holds every unweighted term.
+    **Returns:** `loss_fn(model, batch, key) -> (loss, aux)`, or with balancing or RAD
+    `loss_fn(model, batch, key, state) -> (loss, aux, state)` (the terms function as `loss_fn.terms`
+    with balancing, to size the initial state as `solve` does); `aux` holds every unweighted term.
     """
     if sparse and not koopman:
         raise ValueError("make_loss_fn: sparse=True needs koopman=True")
@@ -155,11 +158,12 @@ def make_loss_fn(
             out, extra, aux = terms(model, batch)
             return sum(out.values()) + extra, aux
 
-        return loss_fn
-    if balance.method == "ntk" and koopman:
-        raise ValueError("balance.method='ntk' balances the PINN terms (physics, initial, boundary) only; "
-                         "use balance.method='grad_norm' with the Koopman methods (pike, spike)")
-    return balanced_loss(terms, balance, point_residuals=point_residuals if balance.method == "ntk" else None)
+    else:
+        if balance.method == "ntk" and koopman:
+            raise ValueError("balance.method='ntk' balances the PINN terms (physics, initial, boundary) only; "
+                             "use balance.method='grad_norm' with the Koopman methods (pike, spike)")
+        loss_fn = balanced_loss(terms, balance, point_residuals=point_residuals if balance.method == "ntk" else None)
+    return rad_loss(loss_fn, problem, rad) if rad.every else loss_fn
 
 
 def balanced_loss(terms: Callable, balance: BalanceConfig, *, point_residuals: Optional[Callable] = None) -> Callable:
@@ -223,3 +227,89 @@ def balanced_loss(terms: Callable, balance: BalanceConfig, *, point_residuals: O
 
     loss_fn.terms = terms
     return loss_fn
+
+
+def rad_select(key, r_abs: Float[Array, " m"], n: int, k: float, c: float) -> Array:
+    r"""`n` distinct indices into the `m` candidates, drawn without replacement with probability
+    $p_j\propto |r_j|^k/\operatorname{mean}_i|r_i|^k + c$ (successive sampling by Gumbel top-$n$)."""
+    w = r_abs**k
+    p = w / (jnp.mean(w) + 1e-30) + c
+    p = jnp.where(jnp.isfinite(p), p, 0.0) + 1e-30
+    return jax.random.choice(key, r_abs.shape[0], (n,), replace=False, p=p / jnp.sum(p))
+
+
+def rad_state(problem: AbstractProblem, n_residual: int) -> dict:
+    """The initial RAD entries of the loss state: `rad_x (n, d)`, `rad_t (n,)`, `rad_count ()` and
+    `rad_ratio ()` (the last redraw's mean $|r|$ of the chosen points over that of the candidates)."""
+    return {"rad_x": jnp.zeros((n_residual, problem.spatial_dim), jnp.float32),
+            "rad_t": jnp.zeros((n_residual,), jnp.float32), "rad_count": jnp.zeros((), jnp.int32),
+            "rad_ratio": jnp.ones((), jnp.float32)}
+
+
+def rad_loss(loss_fn: Callable, problem: AbstractProblem, rad) -> Callable:
+    r"""Residual-based adaptive distribution (RAD) of the residual points around `loss_fn`.
+
+    The returned loss is stateful, `(model, batch, key, state) -> (loss, aux, state)`; `state` holds
+    the current points `rad_x`, `rad_t` and a counter `rad_count` (from `rad_state`), plus whatever
+    state `loss_fn` keeps (a `balanced_loss`: `weights`, `count`), all in one flat dict. On a batch
+    with candidates `x_c, t_c` (`make_sampler(..., rad=rad)`) the points are the first `n_residual`
+    candidates at the first call and, at every `rad.every`-th call after it, `n_residual` candidates
+    drawn by `rad_select` with the residual of the current parameters; `loss_fn` then sees them as
+    `x_r, t_r`. A batch without candidates (a fixed-point phase) is passed through unchanged and the
+    state kept. `aux` gains `rad_mean_ratio`: at the last redraw, the mean $|r|$ of the chosen points
+    over that of all (uniform) candidates (above 1 when RAD concentrates points where the residual is
+    large; 1 before the first redraw).
+
+    **References:** Wu, Zhu, Tan, Kartha & Lu, Comput. Methods Appl. Mech. Eng. 403 (2023).
+    """
+    inner_stateful = hasattr(loss_fn, "terms")  # balanced_loss: (model, batch, key, state)
+    own = ("rad_x", "rad_t", "rad_count", "rad_ratio")
+
+    def call_inner(model, batch, key, state):
+        if inner_stateful:
+            loss, aux, inner = loss_fn(model, batch, key, {k: v for k, v in state.items() if k not in own})
+            return loss, aux, inner
+        loss, aux = loss_fn(model, batch, key)
+        return loss, aux, {}
+
+    def wrapped(model, batch, key, state):
+        if "x_r" not in batch or "t_r" not in batch:
+            raise ValueError("rad: the batch has no residual points 'x_r', 't_r' to redistribute")
+        if "x_c" not in batch:
+            loss, aux, inner = call_inner(model, batch, key, state)
+            aux = {**aux, "rad_mean_ratio": state["rad_ratio"]}
+            return loss, aux, {**inner, **{k: state[k] for k in own}}
+        n, count = batch["x_r"].shape[0], state["rad_count"]
+        x_c, t_c = batch["x_c"], batch["t_c"]
+        frozen = jax.lax.stop_gradient(model)
+
+        def r_abs(xs, ts):
+            r = residuals(problem, frozen.u, xs, ts)
+            return jnp.sqrt(jnp.sum(r.reshape(r.shape[0], -1) ** 2, axis=-1))
+
+        def redraw(_):
+            r = r_abs(x_c, t_c)
+            idx = rad_select(jax.random.fold_in(key, 1), r, n, rad.k, rad.c)
+            return x_c[idx], t_c[idx], (jnp.mean(r[idx]) / (jnp.mean(r) + 1e-30)).astype(jnp.float32)
+
+        def first(_):
+            return x_c[:n], t_c[:n], jnp.ones((), jnp.float32)
+
+        def keep(_):
+            return state["rad_x"].astype(x_c.dtype), state["rad_t"].astype(t_c.dtype), state["rad_ratio"]
+
+        branch = jnp.where(count == 0, 0, jnp.where(count % rad.every == 0, 1, 2))
+        xs, ts, ratio = jax.lax.switch(branch, (first, redraw, keep), None)
+        xs, ts = jax.lax.stop_gradient(xs), jax.lax.stop_gradient(ts)
+        inner_batch = {k: v for k, v in batch.items() if k not in ("x_c", "t_c")}
+        inner_batch.update(x_r=xs, t_r=ts)
+        loss, aux, inner = call_inner(model, inner_batch, key, state)
+        aux = dict(aux)
+        aux["rad_mean_ratio"] = ratio
+        new = {"rad_x": xs.astype(state["rad_x"].dtype), "rad_t": ts.astype(state["rad_t"].dtype),
+               "rad_count": count + 1, "rad_ratio": ratio}
+        return loss, aux, {**inner, **new}
+
+    if inner_stateful:
+        wrapped.terms = loss_fn.terms
+    return wrapped

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
-from ._config import SamplingConfig
+from ._config import RADConfig, SamplingConfig
 from ._problem import AbstractProblem
 
 
@@ -88,7 +88,8 @@ def boundary_points(key: PRNGKeyArray, problem: AbstractProblem, n: int, *, regi
     return x, dim, side
 
 
-def make_sampler(problem: AbstractProblem, cfg: SamplingConfig, *, koopman: bool) -> Callable:
+def make_sampler(problem: AbstractProblem, cfg: SamplingConfig, *, koopman: bool,
+                 rad: Optional[RADConfig] = None) -> Callable:
     r"""The training-data sampler of `jaxrep.pinn.solve`: fresh points at every step.
 
     Everything is drawn in the training region $\Omega_{\text{train}}\times[t_0, T]$, where
@@ -107,7 +108,9 @@ def make_sampler(problem: AbstractProblem, cfg: SamplingConfig, *, koopman: bool
       when the train box touches no face;
     - with `koopman=True`: `x_k, t_k` base points with $x\in\Omega_{\text{train}}$,
       $t\in[t_0, T - s_{\max}]$ and `s_k (n_offsets,)` offsets in $(0, s_{\max}]$,
-      $s_{\max}$ = `max_offset` $\cdot (T - t_0)$.
+      $s_{\max}$ = `max_offset` $\cdot (T - t_0)$;
+    - with `rad` (a `RADConfig` with `every > 0`): `x_c, t_c`, `rad.pool` $\times$ `n_residual`
+      Latin-hypercube candidates from which the RAD loss (`rad_loss`) redraws the residual points.
 
     The sampler is pure and jit-able: the region and the faces are static, the shapes fixed.
     """
@@ -115,11 +118,14 @@ def make_sampler(problem: AbstractProblem, cfg: SamplingConfig, *, koopman: bool
     s_max = cfg.max_offset * (t_end - t0)
     region = (problem.train_lower, problem.train_upper)
     faces = problem.train_faces()
+    n_candidates = rad.pool * cfg.n_residual if rad is not None and rad.every else 0
 
     def sample(key, step):
         keys = jr.split(key, 8)
         x_r, t_r = space_time_points(keys[0], problem, cfg.n_residual, t0, t_end, region=region)
         batch = {"x_r": x_r, "t_r": t_r, "x_0": uniform_box(keys[2], problem, cfg.n_initial, region=region)}
+        if n_candidates:
+            batch["x_c"], batch["t_c"] = space_time_points(keys[1], problem, n_candidates, t0, t_end, region=region)
         if problem.spatial_dim and faces:
             x_b, dim_b, side_b = boundary_points(keys[3], problem, cfg.n_boundary, region=region, faces=faces)
             batch.update(x_b=x_b, dim_b=dim_b, side_b=side_b,

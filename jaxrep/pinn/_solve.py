@@ -31,7 +31,8 @@ from ..train import Phase, fit
 from ._baselines import baseline_metrics
 from ._config import SolveConfig
 from ._constraints import HardConstraint, periodic_periods
-from ._losses import make_loss_fn
+from ._losses import make_loss_fn, rad_state
+from ._marching import MarchedModel, window_edges, window_problem
 from ._metrics import relative_l2, sparsity, standard_metrics, valid_prediction_time
 from ._model import Observable, PINNField, PINNModel
 from ._problem import AbstractProblem, Dirichlet, Periodic
@@ -291,6 +292,56 @@ def default_phases(steps: int = 3000, learning_rate: float = 3e-3, decay_rate: f
     return [Phase(optax.adam(schedule), steps, name="adam")]
 
 
+def _train(problem, method, cfg, key, phases, run_dir, resume, progress, desc):
+    """Build and `fit` one PINN / PIKE / SPIKE model on `problem`'s training window."""
+    koopman, sparse = _check_method(method)
+    k_model, k_train = jr.split(key)
+    model = make_model(problem, cfg, koopman=koopman, key=k_model)
+    con = cfg.constraints
+    loss_fn = make_loss_fn(problem, cfg.weights, koopman=koopman, sparse=sparse, hard_initial=con.initial,
+                           hard_boundary=con.boundary, causal=cfg.causal, balance=cfg.balance, rad=cfg.rad)
+    sampler = make_sampler(problem, cfg.sampling, koopman=koopman, rad=cfg.rad)
+    loss_state = None
+    if cfg.balance.every:  # one adaptive weight per loss term, all starting at 1
+        batch = jax.eval_shape(sampler, jr.PRNGKey(0), 0)
+        n_terms = len(jax.eval_shape(lambda m, b: loss_fn.terms(m, b)[0], model, batch))
+        loss_state = {"weights": jnp.ones((n_terms,), jnp.float32), "count": jnp.zeros((), jnp.int32)}
+    if cfg.rad.every:  # RAD's points in the state; fixed-point phases train on points without candidates
+        loss_state = {**(loss_state or {}), **rad_state(problem, cfg.sampling.n_residual)}
+        plain = make_sampler(problem, cfg.sampling, koopman=koopman)
+        phases = [dataclasses.replace(p, data=plain) if p.data is None and not p.resample else p for p in phases]
+    where = {}
+    if run_dir is not None:
+        where = dict(checkpoint_dir=run_dir / "checkpoints", metrics_path=run_dir / "metrics.jsonl")
+    return fit(model, loss_fn, sampler, phases=phases, key=k_train, resume=resume, loss_state=loss_state,
+               progress=progress, desc=desc, **where, **cfg.fit.kwargs())
+
+
+def _solution_fn(model):
+    """`model.u` as a plain function (hashable by identity: it is a static field of the next window's
+    problem, so the trained network is a constant there, not a parameter)."""
+    return lambda x, t: model.u(x, t)
+
+
+def _merge_histories(histories: list[dict]) -> dict:
+    """One history from the windows' histories: steps and times continue across windows, `window`
+    gives each row's window."""
+    out: dict = {}
+    step0 = time0 = 0.0
+    for k, h in enumerate(histories):
+        n = len(h["step"])
+        rows = dict(h)
+        rows["step"] = np.asarray(h["step"]) + step0
+        if "time" in h:
+            rows["time"] = np.asarray(h["time"]) + time0
+            time0 = float(rows["time"][-1]) if n else time0
+        rows["window"] = np.full(n, k)
+        step0 = float(rows["step"][-1]) if n else step0
+        for name, v in rows.items():
+            out.setdefault(name, []).append(np.asarray(v))
+    return {name: np.concatenate(v) for name, v in out.items()}
+
+
 def solve(
     problem: AbstractProblem,
     method: str = "spike",
@@ -309,17 +360,22 @@ def solve(
     - `problem`: an `AbstractProblem` (e.g. `jaxrep.pinn.problems.get("burgers")`).
     - `method`: `"pinn"`, `"pike"` (Koopman-regularised) or `"spike"` (PIKE + $\lambda\|A\|_1$).
     - `config`: a `SolveConfig` (backbone, `fit` options, sampling, Koopman latent, loss weights, hard
-      constraints, causal weighting, eval grid); default `SolveConfig()`.
+      constraints, causal weighting, balancing, RAD, eval grid); default `SolveConfig()`.
     - `key`: PRNG key (keyword-only) for the initialisation and the collocation points.
     - `phases`: the optimiser phases, a sequence of `jaxrep.train.Phase` (default `default_phases()`:
       3000 Adam steps). A phase without `data` trains on `make_sampler(problem, config.sampling)`; e.g.
       `Phase(optax.lbfgs(), 2000, resample=False, data=make_sampler(problem, SamplingConfig(
       n_residual=8000), koopman=...))` adds an L-BFGS phase on 8000 fixed points.
     - `run_dir`: if given, checkpoints go to `run_dir/checkpoints` and metrics to
-      `run_dir/metrics.jsonl` (and `resume=True` continues an interrupted run exactly).
+      `run_dir/metrics.jsonl` (and `resume=True` continues an interrupted run exactly); with time
+      marching (`config.marching.windows > 1`) each window $k$ has its own `run_dir/windows/<k>/`.
     - `progress`: show the trainer's progress bar, labelled with the problem and the method.
 
     **Returns:** a `PINNSolution` with `.predict(x, t, mode=...)`, `.metrics` and `.evaluation`.
+
+    With `config.marching.windows` $= K > 1$ the training window is cut into $K$ windows trained in
+    turn (every window with all of `phases`), each starting from the previous window's solution, and
+    the model is a `MarchedModel` (see `MarchingConfig`).
 
     Training sees only `problem.train_window` and, if the problem has a `train_box`, only that part of
     space; the metrics then also score the held-out part of space (`rel_l2_space_extrapolation`, see
@@ -330,28 +386,32 @@ def solve(
     """
     if not isinstance(problem, AbstractProblem):
         raise TypeError(f"problem must be a jaxrep.pinn AbstractProblem, got {type(problem).__name__}")
-    koopman, sparse = _check_method(method)
+    _check_method(method)
     cfg = config if config is not None else SolveConfig()
     if not isinstance(cfg, SolveConfig):
         raise TypeError(f"config must be a jaxrep.pinn.SolveConfig, got {type(cfg).__name__}")
     phases = list(default_phases() if phases is None else phases)
-    k_model, k_train = jr.split(key)
-    model = make_model(problem, cfg, koopman=koopman, key=k_model)
-    con = cfg.constraints
-    loss_fn = make_loss_fn(problem, cfg.weights, koopman=koopman, sparse=sparse, hard_initial=con.initial,
-                           hard_boundary=con.boundary, causal=cfg.causal, balance=cfg.balance)
-    sampler = make_sampler(problem, cfg.sampling, koopman=koopman)
-    loss_state = None
-    if cfg.balance.every:  # one adaptive weight per loss term, all starting at 1
-        batch = jax.eval_shape(sampler, jr.PRNGKey(0), 0)
-        n_terms = len(jax.eval_shape(lambda m, b: loss_fn.terms(m, b)[0], model, batch))
-        loss_state = {"weights": jnp.ones((n_terms,), jnp.float32), "count": jnp.zeros((), jnp.int32)}
-    where = {}
-    if run_dir is not None:
-        run_dir = pathlib.Path(run_dir)
-        where = dict(checkpoint_dir=run_dir / "checkpoints", metrics_path=run_dir / "metrics.jsonl")
-    model, history = fit(model, loss_fn, sampler, phases=phases, key=k_train, resume=resume, loss_state=loss_state,
-                         progress=progress, desc=f"{problem.name} / {method}", **where, **cfg.fit.kwargs())
+    run_dir = None if run_dir is None else pathlib.Path(run_dir)
+    windows = cfg.marching.windows
+    if windows == 1:
+        model, history = _train(problem, method, cfg, key, phases, run_dir, resume, progress,
+                                f"{problem.name} / {method}")
+    else:
+        if cfg.constraints.initial and problem.time_order != 1:
+            raise ValueError(f"marching.windows > 1 with constraints.initial needs a problem first order in time; "
+                             f"{problem.name} has time_order {problem.time_order} (use constraints.initial: false)")
+        edges = window_edges(problem, windows)
+        models, histories, previous = [], [], None
+        for k, k_key in enumerate(jr.split(key, windows)):
+            sub = window_problem(problem, edges[k], edges[k + 1], previous)
+            where = None if run_dir is None else run_dir / "windows" / str(k)
+            m, h = _train(sub, method, cfg, k_key, phases, where, resume, progress,
+                          f"{problem.name} / {method} / window {k + 1}/{windows}")
+            models.append(m)
+            histories.append(h)
+            previous = _solution_fn(m)
+        model = MarchedModel(tuple(models), tuple(float(e) for e in edges))
+        history = _merge_histories(histories)
     evaluation = evaluate(model, problem, cfg)
     metrics = compute_metrics(model, problem, evaluation, history)
     return PINNSolution(problem, method, model, cfg, history, metrics, evaluation)
