@@ -37,6 +37,12 @@ from ._kan_regularize import coefficient_l1 as coefficient_l1
 from ._kan_regularize import edge_scores as edge_scores
 from ._kan_regularize import kan_regularization as kan_regularization
 from ._kan_regularize import prune as prune
+from ._symbolic import SYMBOLIC_LIBRARY as SYMBOLIC_LIBRARY
+from ._symbolic import SymbolicFunction as SymbolicFunction
+from ._symbolic import SymbolicKAN as SymbolicKAN
+from ._symbolic import auto_symbolic as auto_symbolic
+from ._symbolic import suggest_symbolic as suggest_symbolic
+from ._symbolic import symbolic_formula as symbolic_formula
 
 
 def __getattr__(name):
