@@ -6,7 +6,16 @@ Each family adds its re-exports in its own block below.
 # --- dynamical systems (Koopman family) ---
 from ._systems import AbstractSDESystem as AbstractSDESystem
 from ._systems import AbstractSystem as AbstractSystem
+from ._systems import AbstractControlSystem as AbstractControlSystem
+from ._systems import BilinearSystem as BilinearSystem
+from ._systems import ControlledLinearSystem as ControlledLinearSystem
+from ._systems import controlled_snapshot_pairs as controlled_snapshot_pairs
+from ._systems import controlled_step as controlled_step
+from ._systems import controlled_trajectory as controlled_trajectory
+from ._systems import ControlledSlowManifold as ControlledSlowManifold
 from ._systems import Duffing as Duffing
+from ._systems import ForcedDuffing as ForcedDuffing
+from ._systems import ForcedVanDerPol as ForcedVanDerPol
 from ._systems import LinearSystem as LinearSystem
 from ._systems import Lorenz63 as Lorenz63
 from ._systems import OrnsteinUhlenbeck as OrnsteinUhlenbeck
