@@ -119,60 +119,79 @@ def _library(library: LibraryLike) -> tuple[tuple[str, ...], tuple[SymbolicFunct
     return tuple(names), tuple(entries)
 
 
-def _fit_one(fn, domain, x, y, a_grid, b_grid):
-    """R^2 and (c, d) of c f(a x + b) + d against y for every (a, b) of the grids: (A, B) arrays."""
+def _fit_grid(values, x, y, a_grid, b_grid):
+    """R^2 and (c, d) of c f(a x + b) + d against y for every (a, b) of the grids: (A, B) arrays.
+    `values(u) -> (f(u), ok)` gives the function and where its domain holds."""
     u = a_grid[:, None, None] * x[None, None, :] + b_grid[None, :, None]  # (A, B, N)
-    g = fn(u)
-    ok = jnp.all(jnp.isfinite(g), axis=-1)
-    if domain is not None:
-        ok = ok & jnp.all(domain(u), axis=-1)
+    g, inside = values(u)
+    ok = jnp.all(jnp.isfinite(g) & inside, axis=-1)
     g = jnp.where(jnp.isfinite(g), g, 0.0)
     gm, ym = jnp.mean(g, -1), jnp.mean(y)
     cov = jnp.mean((g - gm[..., None]) * (y - ym), -1)
     var_g = jnp.mean((g - gm[..., None]) ** 2, -1)
     var_y = jnp.mean((y - ym) ** 2)
-    tiny = 1e-12 * (1.0 + ym**2)
-    constant_y = var_y <= tiny
+    constant_y = var_y <= 1e-12 * (1.0 + ym**2)
     good_g = var_g > 1e-12 * (1.0 + jnp.mean(g**2, -1))
     r2 = jnp.where(good_g, cov**2 / jnp.where(good_g, var_g * var_y, 1.0), 0.0)
     r2 = jnp.where(constant_y, 1.0, r2)
     c = jnp.where(good_g & ~constant_y, cov / jnp.where(good_g, var_g, 1.0), 0.0)
     d = ym - c * gm
-    r2 = jnp.where(ok, r2, -jnp.inf)
-    return r2, c, d
+    return jnp.where(ok, r2, -jnp.inf), c, d
 
 
-def _fit_edge(fn, domain, x, y, a_range, b_range, grid, rounds):
-    """Best (r2, a, b, c, d) for one function and one edge: grid search over (a, b), zoomed."""
-    lo_a, hi_a = a_range
-    lo_b, hi_b = b_range
-    best = None
-    for _ in range(rounds):
-        a_grid = jnp.linspace(lo_a, hi_a, grid)
-        b_grid = jnp.linspace(lo_b, hi_b, grid)
-        r2, c, d = _fit_one(fn, domain, x, y, a_grid, b_grid)
+def _search(values, x, y, a_range, b_range, grid: int, rounds: int):
+    """Best `(r2, a, b, c, d)`: a `grid` x `grid` search over (a, b), zoomed `rounds` times to the cells
+    around the best point (a `fori_loop`: the grid is traced, one compiled round)."""
+    t = jnp.linspace(0.0, 1.0, grid, dtype=x.dtype)
+
+    def one(_, carry):
+        (lo_a, hi_a, lo_b, hi_b), _best = carry
+        a_grid, b_grid = lo_a + (hi_a - lo_a) * t, lo_b + (hi_b - lo_b) * t
+        r2, c, d = _fit_grid(values, x, y, a_grid, b_grid)
         flat = jnp.argmax(jnp.where(jnp.isnan(r2), -jnp.inf, r2))
         ia, ib = flat // grid, flat % grid
-        best = (r2[ia, ib], a_grid[ia], b_grid[ib], c[ia, ib], d[ia, ib])
+        best = jnp.stack([r2[ia, ib], a_grid[ia], b_grid[ib], c[ia, ib], d[ia, ib]])
         da, db = (hi_a - lo_a) / (grid - 1), (hi_b - lo_b) / (grid - 1)
-        lo_a, hi_a = best[1] - da, best[1] + da
-        lo_b, hi_b = best[2] - db, best[2] + db
+        box = (best[1] - da, best[1] + da, best[2] - db, best[2] + db)
+        return box, best
+
+    box = tuple(jnp.asarray(v, x.dtype) for v in (*a_range, *b_range))
+    _, best = jax.lax.fori_loop(0, rounds, one, (box, jnp.zeros((5,), x.dtype)))
     return best
 
 
+def _values(entry: SymbolicFunction):
+    def values(u):
+        inside = jnp.ones(u.shape, bool) if entry.domain is None else entry.domain(u)
+        return entry.fn(u), inside
+
+    return values
+
+
+def _fit_edge(fn, domain, x, y, a_range, b_range, grid, rounds):
+    """Best (r2, a, b, c, d) for one function and one edge."""
+    best = _search(_values(SymbolicFunction(fn, None, domain)), x, y, a_range, b_range, grid, rounds)
+    return tuple(best)
+
+
 def _fit_layer_impl(names, entries, xin, edges, a_range, b_range, grid, rounds):
-    """All library functions on all edges of a layer: r2 (L, in, out), params (L, in, out, 4)."""
+    """All library functions on all edges of a layer: r2 (L, in, out), params (L, in, out, 4).
+
+    One compiled search: `lax.map` over the functions (a `lax.switch` picks each one's code) and over
+    the edges, so compile time does not grow with the library or the rounds."""
     n_in, n_out = edges.shape[1], edges.shape[2]
     xs = jnp.broadcast_to(xin.T[:, None, :], (n_in, n_out, xin.shape[0])).reshape(n_in * n_out, -1)
     ys = jnp.transpose(edges, (1, 2, 0)).reshape(n_in * n_out, -1)
-    r2s, params = [], []
-    for entry in entries:
-        # lax.map in small batches bounds the (edges, grid, grid, batch) intermediate
-        fit = lambda xy, e=entry: _fit_edge(e.fn, e.domain, xy[0], xy[1], a_range, b_range, grid, rounds)  # noqa: E731
-        r2, a, b, c, d = jax.lax.map(fit, (xs, ys), batch_size=4)
-        r2s.append(r2.reshape(n_in, n_out))
-        params.append(jnp.stack([a, b, c, d], -1).reshape(n_in, n_out, 4))
-    return jnp.stack(r2s), jnp.stack(params)
+    branches = [_values(e) for e in entries]
+
+    def per_function(k):
+        values = lambda u: jax.lax.switch(k, branches, u)  # noqa: E731
+        return jax.lax.map(lambda xy: _search(values, xy[0], xy[1], a_range, b_range, grid, rounds), (xs, ys))
+
+    best = jax.lax.map(per_function, jnp.arange(len(entries)))  # (L, E, 5)
+    r2 = best[..., 0].reshape(len(entries), n_in, n_out)
+    params = best[..., 1:].reshape(len(entries), n_in, n_out, 4)
+    return r2, params
 
 
 _fit_layer = jax.jit(_fit_layer_impl, static_argnums=(0, 1, 4, 5, 6, 7))
