@@ -64,6 +64,7 @@ COLUMNS = [
     ("rel_l2_extrapolation_damped_persistence", "rel. L2 extrap. (damped pers.)"),
     ("nrmse_train_window", "nRMSE train"),
     ("A_sparsity", "A sparsity"),
+    ("A_resdmd_fraction_below", "eigenpairs res < 0.1"),
     ("time_per_step", "ms/step"),
     ("wall_s", "wall s"),
 ]
@@ -92,7 +93,7 @@ def _fmt(vals, key):
         return f"{vals.mean():.2f}"
     if key == "wall_s":
         return f"{vals.mean():.0f}"
-    if key == "A_sparsity":
+    if key in ("A_sparsity", "A_resdmd_fraction_below"):
         return f"{vals.mean():.2f}"
     return f"{vals.mean():.2e} ± {vals.std():.1e}" if vals.size > 1 else f"{vals.mean():.2e}"
 

@@ -73,6 +73,8 @@ from ._model import PINNModel as PINNModel
 from ._sampling import make_sampler as make_sampler
 from ._marching import MarchedModel as MarchedModel
 from ._marching import window_problem as window_problem
+from ._spectra import generator_residuals as generator_residuals
+from ._spectra import koopman_estimator as koopman_estimator
 from ._solve import PINNSolution as PINNSolution
 from ._solve import default_phases as default_phases
 from ._solve import evaluate as evaluate

@@ -37,6 +37,7 @@ from ._metrics import relative_l2, sparsity, standard_metrics, valid_prediction_
 from ._model import Observable, PINNField, PINNModel
 from ._problem import AbstractProblem, Dirichlet, Periodic
 from ._sampling import make_sampler
+from ._spectra import residual_metrics
 
 # name -> (Koopman losses?, L1 on A?): resolved once, here.
 _METHODS: dict[str, tuple[bool, bool]] = {"pinn": (False, False), "pike": (True, False), "spike": (True, True)}
@@ -216,6 +217,8 @@ def compute_metrics(model: PINNModel, problem: AbstractProblem, evaluation: dict
         m["A_sparsity"] = sparsity(A)
         m["A_l1"] = float(np.abs(A).sum())
         m["A_eigenvalues"] = [[float(e.real), float(e.imag)] for e in eig[np.argsort(-eig.real)]]
+        # ResDMD residual of every learned eigenpair on the training-window grid (verified spectrum)
+        m.update(residual_metrics(model, problem, evaluation["xs"], wins[0]["ts"]))
     # Honest baselines (persistence forecasts) and PDEBench-style metrics beside the relative L2.
     m.update(baseline_metrics(evaluation, error_components=problem.error_components))
     for mode in ("network", "koopman") if model.has_koopman else ("network",):
