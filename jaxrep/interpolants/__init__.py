@@ -1,13 +1,22 @@
-"""Stochastic interpolants: paths, velocity/score losses, ODE/SDE samplers, likelihoods, multimarginal.
+"""Stochastic interpolants: paths, couplings, velocity/score losses, ODE/SDE samplers, likelihoods, multimarginal.
 
 An interpolant $x_t=\\alpha(t)x_0+\\beta(t)x_1+\\gamma(t)z$ bridges two distributions; its velocity, score
 and denoiser are minimisers of quadratic losses, and the learned fields transport samples with an ODE
 or SDE (diffrax) and give likelihoods through the instantaneous change of variables.
 """
 
+from ._coupling import COUPLINGS as COUPLINGS
+from ._coupling import AbstractCoupling as AbstractCoupling
+from ._coupling import ExactOT as ExactOT
+from ._coupling import IndependentCoupling as IndependentCoupling
+from ._coupling import SinkhornOT as SinkhornOT
+from ._coupling import linear_assignment as linear_assignment
+from ._coupling import ot_pairs as ot_pairs
+from ._coupling import schrodinger_bridge as schrodinger_bridge
 from ._fields import TimeField as TimeField
 from ._interpolant import GAMMAS as GAMMAS
 from ._interpolant import Interpolant as Interpolant
+from ._interpolant import brownian_bridge as brownian_bridge
 from ._interpolant import encoder_decoder as encoder_decoder
 from ._interpolant import linear as linear
 from ._interpolant import mirror as mirror
@@ -28,7 +37,9 @@ from ._multimarginal import multimarginal_loss as multimarginal_loss
 from ._multimarginal import transport as transport
 from ._multimarginal import transport_cost as transport_cost
 from ._metrics import nll as nll
+from ._metrics import straightness as straightness
 from ._metrics import wasserstein2 as wasserstein2
+from ._metrics import wasserstein2_euler as wasserstein2_euler
 from ._sample import log_likelihood as log_likelihood
 from ._sample import sample as sample
 from ._schedules import AbstractGamma as AbstractGamma

@@ -5,9 +5,10 @@ from typing import Optional
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from ._checks import check_same_shape, check_time
+from ._checks import check_same_shape, check_time, is_concrete
 from ._schedules import (
     AbstractGamma,
     AbstractSchedule,
@@ -168,6 +169,25 @@ def mirror(gamma: Optional[AbstractGamma] = None) -> Interpolant:
     r"""Mirror interpolant $x_t=x_1+\gamma(t)z$ from the data to itself (use with $x_0=x_1$);
     default $\gamma=\sqrt{t(1-t)}$."""
     return Interpolant(Constant(0.0), Constant(1.0), gamma or SqrtGamma(1.0))
+
+
+def brownian_bridge(sigma: float) -> Interpolant:
+    r"""Brownian-bridge interpolant $x_t=(1-t)x_0+tx_1+\sigma\sqrt{t(1-t)}\,z$ (`linear(SqrtGamma(sigma**2))`).
+
+    $\sigma>0$ is the diffusion of the reference Brownian motion $\sigma W_t$; the velocity target is
+    $x_1-x_0+\sigma\frac{1-2t}{2\sqrt{t(1-t)}}z$. With an entropic coupling at $\epsilon=2\sigma^2$ this is
+    Schrödinger-bridge flow matching (see `schrodinger_bridge`).
+    """
+    try:
+        value = float(sigma) if is_concrete(sigma) and np.ndim(sigma) == 0 else None
+    except (TypeError, ValueError):
+        value = None
+    if value is None:
+        raise TypeError(f"sigma must be a concrete real scalar (it sets a static schedule), got {sigma!r}")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"sigma must be a finite number > 0 (sigma=0 makes the Brownian bridge degenerate: use "
+                         f"linear() for the noiseless path), got sigma={sigma!r}")
+    return Interpolant(Linear(1.0, 0.0), Linear(0.0, 1.0), SqrtGamma(value**2))
 
 
 # names -> gamma classes, resolved once at the config edge

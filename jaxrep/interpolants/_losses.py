@@ -14,7 +14,7 @@ x_t=x]$ (see `velocity_from_parts`).
 Flows and Diffusions", arXiv:2303.08797, Sec. 2–3 and Sec. 6 (antithetic sampling).
 """
 
-from typing import Callable
+from typing import Callable, Optional
 
 import jax
 import jax.numpy as jnp
@@ -22,19 +22,26 @@ import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._checks import check_same_shape, check_time
+from ._coupling import AbstractCoupling
 from ._interpolant import Interpolant
 
 Field = Callable[[Float[Array, ""], Float[Array, " d"]], Float[Array, " d"]]
 
 
-def _prepare(I, x0, x1, key, t, t_range):
+def _prepare(I, x0, x1, key, t, t_range, coupling=None):
     if not isinstance(I, Interpolant):
         raise TypeError(f"I must be an Interpolant, got {type(I).__name__}")
+    if coupling is not None and not isinstance(coupling, AbstractCoupling):
+        raise TypeError(f"coupling must be an AbstractCoupling (e.g. ExactOT()), got {type(coupling).__name__}")
     check_same_shape(x0, x1, "x0", "x1")
     if jnp.ndim(x0) == 1:
         x0, x1 = x0[None], x1[None]
     if jnp.ndim(x0) != 2:
         raise ValueError(f"x0 must have shape (n, d) or (d,), got {jnp.shape(x0)}")
+    if coupling is not None:
+        # The coupling gets its own key; without a coupling the key is used as before.
+        key, k_coupling = jr.split(key)
+        x0, x1 = coupling(x0, x1, key=k_coupling)
     n = x0.shape[0]
     lo, hi = t_range
     check_time(jnp.asarray([lo, hi]), "t_range")
@@ -72,6 +79,7 @@ def velocity_loss(
     antithetic: bool = True,
     include_gamma_dot: bool = True,
     t_range: tuple[float, float] = (0.0, 1.0),
+    coupling: Optional[AbstractCoupling] = None,
 ) -> Float[Array, ""]:
     r"""Velocity objective $L_b=\mathbb E\big[\tfrac12|b(t,x_t)|^2-(\dot\alpha x_0+\dot\beta x_1+\dot\gamma z)\cdot b(t,x_t)\big]$.
 
@@ -90,10 +98,13 @@ def velocity_loss(
     - `t`: optional fixed time(s) (scalar or `(n,)`) instead of random ones.
     - `antithetic`: average over the pair $(z,-z)$.
     - `t_range`: $(t_\min, t_\max)$ for the uniform time distribution.
+    - `coupling`: an [`AbstractCoupling`][jaxrep.interpolants.AbstractCoupling] (e.g. `ExactOT()`,
+      `SinkhornOT(epsilon)`) that re-pairs `x1` with `x0` first, inside the compiled step; it draws
+      from `k_coupling` of `key, k_coupling = jax.random.split(key)` and the loss from `key`.
 
     **Returns:** the batch-mean loss, a scalar.
     """
-    x0, x1, t, z = _prepare(I, x0, x1, key, t, t_range)
+    x0, x1, t, z = _prepare(I, x0, x1, key, t, t_range, coupling)
 
     def kernel(t, x0, x1, z):
         xt = I(t, x0, x1, z)
@@ -115,17 +126,18 @@ def score_loss(
     t=None,
     antithetic: bool = True,
     t_range: tuple[float, float] = (0.0, 1.0),
+    coupling: Optional[AbstractCoupling] = None,
 ) -> Float[Array, ""]:
     r"""Score objective $L_s=\mathbb E\big[\tfrac12|s(t,x_t)|^2+\sigma(t)^{-1}\xi\cdot s(t,x_t)\big]$.
 
     Minimised by $s(t,x)=-\mathbb E[\xi\mid x_t=x]/\sigma(t)=\nabla\log\rho_t(x)$. The $1/\sigma$ factor
     diverges at the endpoints: keep `t_range` inside $(0,1)$ or use `denoiser_loss`.
 
-    **Arguments:** as `velocity_loss`, with `s` the score field `s(t, x) -> (d,)`.
+    **Arguments:** as `velocity_loss` (including `coupling`), with `s` the score field `s(t, x) -> (d,)`.
 
     **Returns:** the batch-mean loss, a scalar.
     """
-    x0, x1, t, z = _prepare(I, x0, x1, key, t, t_range)
+    x0, x1, t, z = _prepare(I, x0, x1, key, t, t_range, coupling)
 
     def kernel(t, x0, x1, z):
         xt = I(t, x0, x1, z)
@@ -146,17 +158,18 @@ def denoiser_loss(
     t=None,
     antithetic: bool = True,
     t_range: tuple[float, float] = (0.0, 1.0),
+    coupling: Optional[AbstractCoupling] = None,
 ) -> Float[Array, ""]:
     r"""Denoiser objective $L_\eta=\mathbb E\big[\tfrac12|\eta(t,x_t)|^2-\xi\cdot\eta(t,x_t)\big]$.
 
     Minimised by $\eta(t,x)=\mathbb E[\xi\mid x_t=x]$, with $\xi=z$ (or $x_0$ if one-sided); the score
     is $s=-\eta/\sigma$ (`score_from_denoiser`).
 
-    **Arguments:** as `velocity_loss`, with `eta` the denoiser `eta(t, x) -> (d,)`.
+    **Arguments:** as `velocity_loss` (including `coupling`), with `eta` the denoiser `eta(t, x) -> (d,)`.
 
     **Returns:** the batch-mean loss, a scalar.
     """
-    x0, x1, t, z = _prepare(I, x0, x1, key, t, t_range)
+    x0, x1, t, z = _prepare(I, x0, x1, key, t, t_range, coupling)
 
     def kernel(t, x0, x1, z):
         et = eta(t, I(t, x0, x1, z))

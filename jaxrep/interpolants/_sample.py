@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from ._checks import check_eps, check_time
+from ._checks import check_eps, check_time, is_concrete
 from ._interpolant import Interpolant
 from ._losses import Field, score_from_denoiser
 
@@ -48,7 +48,12 @@ def _ode(b, x, t0, t1, solver, steps, rtol, atol, ts, max_steps):
     return sol.ys, sol.stats["num_steps"]
 
 
-def _sde(b, s, eps, x, t0, t1, solver, steps, ts, key, max_steps):
+# Resolution (in the rescaled time u in [0, 1]) of the VirtualBrownianTree behind adaptive SDE solves:
+# far below any step the PID controller takes at the tolerances used in practice.
+_BROWNIAN_TOL = 2.0**-16
+
+
+def _sde(b, s, eps, x, t0, t1, solver, steps, rtol, atol, ts, key, max_steps):
     import diffrax
     import lineax
 
@@ -65,18 +70,27 @@ def _sde(b, s, eps, x, t0, t1, solver, steps, ts, key, max_steps):
         t = t0 + span * u
         return lineax.DiagonalLinearOperator(jnp.sqrt(2.0 * eps(t) * sign_span) * jnp.ones_like(y))
 
-    if steps is None:
-        raise ValueError("method='sde' needs a fixed number of steps, got steps=None")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    du = 1.0 / steps
-    # Fixed steps query each Brownian increment exactly once, so the cheap UnsafeBrownianPath is exact
-    # here (a VirtualBrownianTree would cost a tree descent per step for the same law).
-    bm = diffrax.UnsafeBrownianPath(shape=x.shape, key=key)
+    if steps is not None:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be a positive integer or None (adaptive), got {steps!r}")
+        du = 1.0 / steps
+        controller = diffrax.ConstantStepSize()
+        # Fixed steps query each Brownian increment exactly once, so the cheap UnsafeBrownianPath is exact
+        # here (a VirtualBrownianTree would cost a tree descent per step for the same law).
+        bm = diffrax.UnsafeBrownianPath(shape=x.shape, key=key)
+    else:
+        if is_concrete(rtol) and is_concrete(atol) and not (rtol > 0 and atol > 0):
+            raise ValueError(f"rtol and atol must be > 0, got rtol={rtol}, atol={atol}")
+        du = 1.0 / 64
+        # An insensitive PI controller, as diffrax recommends for SDEs; rejected steps re-query the same
+        # Brownian path, which the VirtualBrownianTree makes consistent (space-time Levy area for ShARK).
+        controller = diffrax.PIDController(rtol=rtol, atol=atol, pcoeff=0.1, icoeff=0.3, dcoeff=0.0)
+        bm = diffrax.VirtualBrownianTree(0.0, 1.0, tol=_BROWNIAN_TOL, shape=x.shape, key=key,
+                                         levy_area=diffrax.SpaceTimeLevyArea)
     terms = diffrax.MultiTerm(diffrax.ODETerm(drift), diffrax.ControlTerm(diffusion, bm))
     saveat = diffrax.SaveAt(t1=True) if ts is None else diffrax.SaveAt(ts=(ts - t0) / span)
-    sol = diffrax.diffeqsolve(terms, solver, 0.0, 1.0, du, x, saveat=saveat, max_steps=max_steps,
-                              adjoint=diffrax.ForwardMode())
+    sol = diffrax.diffeqsolve(terms, solver, 0.0, 1.0, du, x, saveat=saveat, stepsize_controller=controller,
+                              max_steps=max_steps, adjoint=diffrax.ForwardMode())
     return sol.ys, sol.stats["num_steps"]
 
 
@@ -93,10 +107,11 @@ def sample(
     t1: float = 1.0,
     solver: Optional["diffrax.AbstractSolver"] = None,
     steps: Optional[int] = None,
-    rtol: float = 1e-5,
-    atol: float = 1e-5,
+    rtol: Optional[float] = None,
+    atol: Optional[float] = None,
     ts: Optional[Float[Array, " m"]] = None,
     max_steps: int = 4096,
+    denoise: bool = False,
     return_stats: bool = False,
     key: Optional[PRNGKeyArray] = None,
 ):
@@ -107,7 +122,14 @@ def sample(
       `diffrax.Heun()` as `solver`).
     - `method="sde"`: $dX_t=\big(b(t,X_t)\pm\epsilon(t)s(t,X_t)\big)dt+\sqrt{2\epsilon(t)}\,dW_t$ with
       $+$ forward ($t_1>t_0$) and $-$ backward ($t_1<t_0$) in time; both have the marginals $\rho_t$ of
-      the interpolant. Fixed-step (`steps` required; default solver `Euler`, i.e. Euler–Maruyama).
+      the interpolant. Fixed-step when `steps` is given (default solver `Euler`, i.e. Euler–Maruyama),
+      else adaptive: a PI step-size controller (`diffrax.PIDController(rtol, atol, pcoeff=0.1,
+      icoeff=0.3)`) on a `diffrax.VirtualBrownianTree` with space-time Lévy area, default solver
+      `diffrax.ShARK` (strong order 1.5 for this additive noise, two drift evaluations per step, an
+      embedded error estimate). The noise is additive, so Itô and Stratonovich solvers agree.
+    - `denoise=True`: a final Tweedie step $x\mapsto x+\sigma(t_1)^2\,s(t_1,x)=\mathbb E[x_{t_1}-\sigma
+      (t_1)\xi\mid x_{t_1}=x]$ that removes the Gaussian part of $x_{t_1}$ (computed as
+      $x-\sigma\eta$ from a denoiser); useful when stopping at $t_1<1$ where $\sigma(t_1)>0$.
 
     Both directions work: `t0=0, t1=1` generates $x_1$ from $x_0$, `t0=1, t1=0` encodes back.
 
@@ -115,13 +137,17 @@ def sample(
 
     - `b`: velocity field `b(t, x) -> (d,)` for one sample.
     - `x`: initial points, one `(d,)` or a batch `(n, d)` (solved per sample with `jax.vmap`).
-    - `I`: the `Interpolant`; needed only to turn a `denoiser` into a score ($s=-\eta/\sigma$).
+    - `I`: the `Interpolant`; needed only to turn a `denoiser` into a score ($s=-\eta/\sigma$) and for
+      `denoise` ($\sigma(t_1)$).
     - `method`: `"ode"` or `"sde"`.
-    - `score` / `denoiser`: the score field $s$ or denoiser $\eta$ (SDE only; give one of them).
+    - `score` / `denoiser`: the score field $s$ or denoiser $\eta$ (for the SDE and for `denoise`; give one).
     - `eps`: diffusion coefficient $\epsilon\ge0$, a scalar or a callable `eps(t)`.
     - `t0`, `t1`: integration interval in [0, 1].
-    - `solver`: a diffrax solver; `steps`: fixed number of steps (None: adaptive, ODE only).
+    - `solver`: a diffrax solver; `steps`: fixed number of steps (None: adaptive).
+    - `rtol`, `atol`: tolerances of the adaptive controller (default `1e-5` for the ODE, `1e-3` for the
+      SDE, whose strong error is measured on one Brownian path).
     - `ts`: optional times at which to save the trajectory.
+    - `denoise`: apply the Tweedie step at `t1` (needs `I` and a `score` or `denoiser`; not with `ts`).
     - `return_stats`: also return the number of solver steps per sample.
     - `key`: PRNG key for the Brownian motion (keyword-only; required for `"sde"`).
 
@@ -142,10 +168,20 @@ def sample(
     check_eps(eps, "eps")
     t0 = float(t0)
     t1 = float(t1)
+    if score is not None and denoiser is not None:
+        raise ValueError("give exactly one of score= or denoiser=, got both")
+    if denoise:
+        if I is None or (score is None and denoiser is None):
+            raise ValueError("denoise=True needs the interpolant I and a score= or denoiser= (Tweedie step "
+                             "x + sigma(t1)^2 s(t1, x))")
+        if ts is not None:
+            raise ValueError("denoise=True applies to the samples at t1 and cannot be combined with ts")
     import diffrax
 
     if method == "ode":
         solver = solver or diffrax.Tsit5()
+        rtol = 1e-5 if rtol is None else rtol
+        atol = 1e-5 if atol is None else atol
 
         def one(x, key):
             return _ode(b, x, t0, t1, solver, steps, rtol, atol, ts, max_steps)
@@ -153,20 +189,19 @@ def sample(
     else:
         if key is None:
             raise ValueError("method='sde' needs a PRNG key, got key=None")
-        if (score is None) == (denoiser is None):
+        if score is None and denoiser is None:
             raise ValueError("method='sde' needs exactly one of score= or denoiser=")
-        if denoiser is not None:
-            if I is None:
-                raise ValueError("denoiser= needs the interpolant I to form the score -eta/sigma")
-            score = score_from_denoiser(denoiser, I)
-        solver = solver or diffrax.Euler()
+        s_fn = score if denoiser is None else _score_of(denoiser, I)
+        solver = solver or (diffrax.Euler() if steps is not None else diffrax.ShARK())
+        rtol = 1e-3 if rtol is None else rtol
+        atol = 1e-3 if atol is None else atol
         eps_fn = _as_eps(eps)
 
         def one(x, key):
-            return _sde(b, score, eps_fn, x, t0, t1, solver, steps, ts, key, max_steps)
+            return _sde(b, s_fn, eps_fn, x, t0, t1, solver, steps, rtol, atol, ts, key, max_steps)
 
     if key is None:
-        key = jr.PRNGKey(0)
+        key = jr.PRNGKey(0)  # unused: the ODE is deterministic
     if jnp.ndim(x) == 1:
         ys, nsteps = one(x, key)
         ys = ys[0] if ts is None else ys
@@ -174,10 +209,31 @@ def sample(
         keys = jr.split(key, x.shape[0])
         ys, nsteps = jax.vmap(one)(x, keys)
         ys = ys[:, 0] if ts is None else ys
+    if denoise:
+        ys = _tweedie(ys, t1, I, score, denoiser)
     return (ys, nsteps) if return_stats else ys
 
 
 _METHODS = {"ode", "sde"}
+
+
+def _score_of(denoiser, I):
+    if I is None:
+        raise ValueError("denoiser= needs the interpolant I to form the score -eta/sigma")
+    return score_from_denoiser(denoiser, I)
+
+
+def _tweedie(x, t1, I, score, denoiser):
+    r"""$x+\sigma^2s(t_1,x)$, or $x-\sigma\eta(t_1,x)$ from a denoiser (finite where $\sigma(t_1)=0$)."""
+    t = jnp.asarray(t1, dtype=x.dtype)
+    sigma = I.noise_scale(t).astype(x.dtype)
+
+    def one(x):
+        if denoiser is not None:
+            return x - sigma * denoiser(t, x)
+        return x + sigma**2 * score(t, x)
+
+    return one(x) if jnp.ndim(x) == 1 else jax.vmap(one)(x)
 
 
 # --------------------------------------------------------------------------------------------------
