@@ -29,7 +29,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._estimators import _check_dt, _check_reg, _decompose, KoopmanEig
 from ._generator import _check_dim, _check_scale, AbstractGenerator, Generator
-from ._propagate import _concrete_uniform, _taylor, _TAYLOR
+from ._propagate import _concrete_uniform, _expm_batch
 
 _HI = jax.lax.Precision.HIGHEST
 
@@ -148,24 +148,6 @@ def _n_inputs(B: Array) -> int:
 
 
 # --------------------------------------------------------------------------- zero-order hold
-
-
-def _expm_batch(x: Float[Array, "n k k"], max_squarings: int = 20) -> Float[Array, "n k k"]:
-    r"""$e^{X_i}$ for a stack of matrices: scaling and squaring with the truncated Taylor series of
-    [`expm_stack`][jaxrep.koopman.expm_stack] (matrix products only, so cheap to compile, batch and
-    differentiate; agrees with `jax.scipy.linalg.expm` to rounding)."""
-    degree, block = _TAYLOR[jnp.finfo(x.dtype).bits == 64]
-    norm = jax.lax.stop_gradient(jnp.max(jnp.sum(jnp.abs(x), axis=-2), axis=-1))
-    n_sq = jnp.maximum(0.0, jnp.ceil(jnp.log2(norm)))  # 0 for a zero matrix (log2 0 = -inf)
-    r = _taylor(x / (2.0**n_sq).astype(x.dtype)[:, None, None], degree, block)
-    n_max = jnp.max(n_sq)
-
-    def square(r, k):
-        sq = lambda r: jnp.where((k < n_sq)[:, None, None], _mm(r, r), r)
-        return jax.lax.cond(k < n_max, sq, lambda r: r, r), None
-
-    r, _ = jax.lax.scan(square, r, jnp.arange(max_squarings, dtype=n_sq.dtype))
-    return jnp.where((n_sq > max_squarings)[:, None, None], jnp.nan, r)
 
 
 def zoh(

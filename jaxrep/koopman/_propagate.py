@@ -150,8 +150,12 @@ def expm_stack(
     if jnp.ndim(ts) != 1:
         raise ValueError(f"expm_stack: ts must have shape (n_t,), got {jnp.shape(ts)}")
     A = A.astype(jnp.result_type(A.dtype, jnp.float32))
-    x = jnp.asarray(ts, A.dtype)[:, None, None] * A
-    degree, block = _TAYLOR[jnp.finfo(A.dtype).bits == 64]
+    return _expm_batch(jnp.asarray(ts, A.dtype)[:, None, None] * A, max_squarings)
+
+
+def _expm_batch(x: Float[Array, "n k k"], max_squarings: int = 20) -> Float[Array, "n k k"]:
+    r"""$e^{X_i}$ for a stack of matrices by the scaling and squaring of `expm_stack`."""
+    degree, block = _TAYLOR[jnp.finfo(x.dtype).bits == 64]
     norm = jax.lax.stop_gradient(jnp.max(jnp.sum(jnp.abs(x), axis=-2), axis=-1))
     n_sq = jnp.maximum(0.0, jnp.ceil(jnp.log2(norm)))  # 0 for a zero matrix (log2 0 = -inf)
     r = _taylor(x / (2.0**n_sq).astype(x.real.dtype)[:, None, None], degree, block)
