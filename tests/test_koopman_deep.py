@@ -55,7 +55,15 @@ def test_von_neumann_entropy_values_and_sign(getkey):
     iso = jax.random.normal(getkey(), (4000, k))
     np.testing.assert_allclose(L.von_neumann_entropy(iso), np.log(k), rtol=2e-3)
     collapsed = jax.random.normal(getkey(), (500, 1)) * jnp.array([[1.0, 2.0, -1.0, 0.5]])
-    assert float(L.von_neumann_entropy(collapsed)) < 1e-6
+    # rank one: S = 0 up to the eigensolver's rounding, which float32 puts near 1e-6 (eigenvalues of
+    # order eps_32 ~ 1e-7 enter as -w log w); in float64 the k - 1 zero eigenvalues sit at the 1e-12
+    # floor, so S <= 3 * 1e-12 * log(1e12) < 1e-10
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        assert float(L.von_neumann_entropy(jnp.asarray(collapsed, jnp.float64))) < 1e-10
+    finally:
+        jax.config.update("jax_enable_x64", old)
     # maximising S (descending -S) spreads a nearly collapsed code over more directions
     Z = collapsed + 0.05 * jax.random.normal(getkey(), (500, k))
     S0 = float(L.von_neumann_entropy(Z))
