@@ -23,6 +23,8 @@ _TASKS = {
     "koopman": "jaxrep._tasks.koopman",
     "pinn": "jaxrep._tasks.pinn",
     "interpolant": "jaxrep._tasks.interpolant",
+    "koopman_control": "jaxrep._tasks.koopman_control",
+    "interpolant_image": "jaxrep._tasks.interpolant_image",
 }
 
 

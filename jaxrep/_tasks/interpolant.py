@@ -74,17 +74,55 @@ class FieldsConfig:
 
 
 @dataclass(frozen=True)
+class CouplingConfig:
+    """How training pairs $(x_0, x_1)$ are matched in each minibatch (`jaxrep.interpolants.COUPLINGS`).
+
+    `independent` keeps the pairs as drawn; `exact` is exact minibatch OT (`ExactOT`, `host` picks scipy
+    through a host callback or the in-JAX solver); `sinkhorn` draws partners from the entropic plan at
+    `epsilon` (`SinkhornOT`, needs `jaxrep[ot]`; `epsilon: null` is 0.05 x the std of the cost).
+    Schrodinger-bridge flow matching with reference noise $\\sigma$ is `interpolant: {kind: linear,
+    gamma: sqrt, gamma_scale: sigma^2}` with `coupling: {kind: sinkhorn, epsilon: 2 sigma^2}`.
+    """
+
+    kind: Literal["independent", "exact", "sinkhorn"] = "independent"
+    epsilon: Optional[float] = None
+    host: bool = True
+
+    def __post_init__(self):
+        if self.epsilon is not None:
+            if self.kind != "sinkhorn":
+                raise ValueError(f"coupling.epsilon applies to kind 'sinkhorn' only, got kind {self.kind!r}")
+            if not self.epsilon > 0:
+                raise ValueError(f"coupling.epsilon must be > 0, got {self.epsilon}")
+
+
+@dataclass(frozen=True)
 class SampleConfig:
-    """Sampler for the evaluation: adaptive ODE (`steps: null`) or fixed-step ODE/SDE."""
+    """Sampler for the evaluation: adaptive (`steps: null`) or fixed-step, ODE or SDE.
+
+    Adaptive ODE: `solver` (default Tsit5) with a PID controller at `rtol`/`atol` (default 1e-5).
+    Adaptive SDE: ShARK with a PI controller on a virtual Brownian tree at `rtol`/`atol` (default 1e-3;
+    `solver` is ignored). Fixed-step SDE: Euler-Maruyama (or `heun`). `denoise`: a final Tweedie step
+    $x + \\sigma(t_1)^2 s(t_1, x)$ (needs the denoiser).
+    """
 
     method: Literal["ode", "sde"] = "ode"
     solver: Literal["tsit5", "dopri5", "heun", "euler"] = "tsit5"
     steps: Optional[int] = None
     eps: float = 1.0
-    rtol: float = 1e-5
-    atol: float = 1e-5
+    rtol: Optional[float] = None
+    atol: Optional[float] = None
     t_min: float = 1e-3  # SDE and denoiser-based fields stay in [t_min, 1 - t_min]
+    denoise: bool = False
     density_grid: int = 48  # resolution of the learned-density figure (0: skip)
+
+    def __post_init__(self):
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"sample.steps must be >= 1 (or null for adaptive), got {self.steps}")
+        for name in ("rtol", "atol"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"sample.{name} must be > 0, got {value}")
 
 
 @dataclass(frozen=True)
@@ -93,9 +131,16 @@ class Config:
     interpolant: InterpolantConfig = field(default_factory=InterpolantConfig)
     data: DataConfig = field(default_factory=DataConfig)
     fields: FieldsConfig = field(default_factory=FieldsConfig)
+    coupling: CouplingConfig = field(default_factory=CouplingConfig)
     model: ModelConfig = field(default_factory=lambda: ModelConfig(width_size=128, depth=3, activation="silu"))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=5000, learning_rate=1e-3, batch_size=512))
     sample: SampleConfig = field(default_factory=SampleConfig)
+
+    def __post_init__(self):
+        if self.data.marginals and self.coupling.kind != "independent":
+            raise ValueError(f"coupling.kind must be 'independent' for a multimarginal run, got {self.coupling.kind!r}")
+        if self.sample.denoise and self.fields.learn != "velocity_denoiser":
+            raise ValueError("sample.denoise needs fields.learn='velocity_denoiser' (the Tweedie step uses the denoiser)")
 
 
 _KINDS = {
@@ -139,13 +184,28 @@ def build_fields(cfg: Config, *, key) -> Fields:
     return Fields(b, eta)
 
 
+def make_coupling(cfg: CouplingConfig) -> ji.AbstractCoupling:
+    """The `AbstractCoupling` that `cfg` names."""
+    if cfg.kind == "exact":
+        return ji.ExactOT(host=cfg.host)
+    if cfg.kind == "sinkhorn":
+        return ji.SinkhornOT(epsilon=cfg.epsilon)
+    return ji.IndependentCoupling()
+
+
 def make_loss(cfg: Config, I: ji.Interpolant):
+    """The training loss: the minibatch is re-paired once by the configured coupling (so the velocity
+    and denoiser losses see the same pairs), then the velocity (and denoiser) regression."""
     t_min = cfg.sample.t_min if cfg.fields.learn == "velocity_denoiser" else 0.0
     t_range = (t_min, 1.0 - t_min)
     anti = cfg.fields.antithetic
+    coupling = None if cfg.coupling.kind == "independent" else make_coupling(cfg.coupling)
 
     def loss_fn(fields: Fields, batch, key):
         x0, x1 = batch
+        if coupling is not None:
+            key, kc = jr.split(key)
+            x0, x1 = coupling(x0, x1, key=kc)
         kb, ke = jr.split(key)
         if fields.eta is None:
             loss = ji.velocity_loss(fields.b, I, x0, x1, key=kb, antithetic=anti)
@@ -183,15 +243,21 @@ def generate(cfg: Config, fields: Fields, I: ji.Interpolant, x0, *, key, ts=None
     import diffrax  # imported when first used: `import jaxrep` stays light
 
     solver = getattr(diffrax, _SOLVERS[s.solver])()
+    denoise = s.denoise and ts is None
     if s.method == "sde":
         if fields.eta is None:
             raise ValueError("sample.method='sde' needs fields.learn='velocity_denoiser' (a score)")
-        solver = diffrax.Euler() if s.solver in ("tsit5", "dopri5") else solver
+        if s.steps is None:
+            solver = None  # adaptive: the library's ShARK + PI controller
+        elif s.solver in ("tsit5", "dopri5"):
+            solver = diffrax.Euler()  # fixed-step Euler-Maruyama
         return ji.sample(b, x0, I, method="sde", denoiser=fields.eta, eps=s.eps, t0=s.t_min, t1=1 - s.t_min,
-                         steps=s.steps or 200, solver=solver, ts=ts, key=key, return_stats=return_stats)
+                         steps=s.steps, solver=solver, rtol=s.rtol, atol=s.atol, ts=ts, key=key,
+                         denoise=denoise, return_stats=return_stats)
     t0, t1 = (s.t_min, 1 - s.t_min) if fields.eta is not None else (0.0, 1.0)
     return ji.sample(b, x0, I, t0=t0, t1=t1, solver=solver, steps=s.steps, rtol=s.rtol, atol=s.atol,
-                     ts=ts, return_stats=return_stats)
+                     ts=ts, denoiser=fields.eta if denoise else None, denoise=denoise,
+                     return_stats=return_stats)
 
 
 def evaluate(cfg: Config, fields: Fields, I: ji.Interpolant, *, key) -> dict:
@@ -213,8 +279,8 @@ def evaluate(cfg: Config, fields: Fields, I: ji.Interpolant, *, key) -> dict:
     }
     if source.has_log_prob and target.has_log_prob and fields.eta is None:
         test = target.sample(n, key=jr.fold_in(k1, 1))
-        lp = ji.log_likelihood(fields.b, test, I, base_log_prob=source.log_prob, rtol=cfg.sample.rtol,
-                               atol=cfg.sample.atol)
+        lp = ji.log_likelihood(fields.b, test, I, base_log_prob=source.log_prob, rtol=cfg.sample.rtol or 1e-5,
+                               atol=cfg.sample.atol or 1e-5)
         out["nll"] = float(-jnp.mean(lp))
         out["nll_exact"] = float(ji.nll(target.log_prob, test))
         out["nll_gap"] = out["nll"] - out["nll_exact"]
@@ -280,8 +346,8 @@ def run_multimarginal(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progr
     xs = data(k_eval, 0) if m == n else jnp.stack(
         [d.sample(m, key=k) for d, k in zip(dists, jr.split(k_eval, k1))], axis=1)
     base = xs[:, 0]
-    generated = [base] + [ji.transport(g, base, ji.SimplexEdge(0, k, k1), rtol=cfg.sample.rtol,
-                                       atol=cfg.sample.atol) for k in range(1, k1)]
+    generated = [base] + [ji.transport(g, base, ji.SimplexEdge(0, k, k1), rtol=cfg.sample.rtol or 1e-5,
+                                       atol=cfg.sample.atol or 1e-5) for k in range(1, k1)]
     summary = {"final_loss": float(history["loss"][-1])}
     for k in range(1, k1):
         summary[f"w2_{cfg.data.marginals[k]}"] = ji.wasserstein2(generated[k], xs[:, k])
