@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import equinox as eqx
 import jax
@@ -164,6 +165,61 @@ def test_update_grid_on_range_normalised_legendre(x64, getkey):
     new = jr.nn.update_grid(layer, x)
     np.testing.assert_allclose(new.basis.norm.lo, x.min(0))
     np.testing.assert_allclose(batched(new, x), batched(layer, x), rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+def test_refine_grid_is_exact_where_inputs_leave_the_grid(x64, getkey, uniform):
+    # Inputs reach past [-1, 1] on both sides, past the old extension knots too (where the old spline
+    # is zero): whole cells of the new width are added, the old knots (interior and extension) are new
+    # knots, so the function is reproduced on every sample; a uniform grid stays uniform.
+    layer = jr.nn.KANLayer(2, 3, "bspline", grid_size=4, key=getkey())
+    layer = eqx.tree_at(lambda l: l.coeffs, layer, jrandom.normal(getkey(), layer.coeffs.shape, dtype=jnp.float64))
+    if not uniform:
+        layer = jr.nn.update_grid(layer, 0.9 * jnp.sign(u := jrandom.uniform(getkey(), (300, 2), minval=-1,
+                                                                               maxval=1, dtype=jnp.float64)) * u**2)
+    x = jnp.stack([jnp.linspace(-1.7, 3.9, 500), jnp.linspace(-3.1, 0.4, 500)], axis=1)
+    finer = jr.nn.refine_grid(layer, x, 8)
+    interior = np.asarray(finer.basis.interior)
+    assert np.all(interior[:, 0] <= np.asarray(x.min(0))) and np.all(interior[:, -1] >= np.asarray(x.max(0)))
+    assert finer.basis.grid_size > 8 and finer.basis.uniform is uniform
+    np.testing.assert_allclose(batched(finer, x), batched(layer, x), atol=1e-9)
+    # not a multiple of G: the old knots are not new knots, the refit is approximate and says so
+    with pytest.warns(UserWarning, match="refine_grid: layer 0's output changed"):
+        jr.nn.refine_grid(layer, x, 6)
+
+
+def test_refine_grid_of_a_trained_kan_keeps_its_output(getkey):
+    # issue 13's case: a trained [2, 5, 1] whose hidden activations leave the first grid's range.
+    import optax
+
+    x = jrandom.uniform(getkey(), (512, 2), minval=-1, maxval=1)
+    y = jnp.exp(jnp.sin(jnp.pi * x[:, :1]) + x[:, 1:] ** 2)
+    kan = jr.nn.KAN([2, 5, 1], "bspline", grid_size=5, key=getkey())
+    mse = lambda m, b, k: (jnp.mean((jax.vmap(m)(b[0]) - b[1]) ** 2), {})  # noqa: E731
+    kan, _ = jr.train.fit(kan, mse, lambda k, s: (x, y), optax.adam(2e-2), steps=300, key=getkey(),
+                          steps_per_call=100, progress=False)
+    hidden = batched(kan.layers[0], x)
+    assert float(jnp.max(jnp.abs(hidden))) > 1.2  # the case at hand: activations outside [-1, 1]
+    before = batched(kan, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no layer may warn
+        after = batched(jr.nn.refine_grid(kan, x, 10), x)
+    rel = float(jnp.sqrt(jnp.mean((after - before) ** 2) / jnp.mean(before**2)))
+    assert rel < 1e-5
+
+
+def test_update_grid_warns_when_the_refit_cannot_keep_the_function(x64, getkey):
+    # Moving the knots of a non-polynomial spline cannot keep it exactly: the least-squares refit is
+    # the best the new grid can do, and the warning names the layer. Polynomial edges stay silent.
+    layer = jr.nn.KANLayer(2, 3, "bspline", grid_size=4, key=getkey())
+    layer = eqx.tree_at(lambda l: l.coeffs, layer, jrandom.normal(getkey(), layer.coeffs.shape, dtype=jnp.float64))
+    u = jrandom.uniform(getkey(), (400, 2), minval=-1, maxval=1, dtype=jnp.float64)
+    with pytest.warns(UserWarning, match="update_grid: layer 0's output changed by relative RMSE"):
+        jr.nn.update_grid(layer, 0.9 * jnp.sign(u) * u**2, grid_eps=0.0)
+    cubic, _ = _cubic_edges(layer, getkey())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jr.nn.update_grid(cubic, 0.9 * jnp.sign(u) * u**2, grid_eps=0.0)
 
 
 # Runs in a subprocess with two virtual CPU devices, pinned to one core so that the device count reaches

@@ -20,6 +20,7 @@ threads (two virtual CPU devices on a two-core machine) every thread waits and t
 
 from __future__ import annotations
 
+import warnings
 from typing import TypeVar, Union
 
 import equinox as eqx
@@ -118,18 +119,46 @@ def _check_batch(x, in_features: int) -> Array:
     return x
 
 
-def _map_layers(model, x, make_basis):
+#: Relative RMSE of a layer's refit output above which `update_grid` / `refine_grid` warn.
+REFIT_WARN_RTOL = 1e-3
+
+
+@eqx.filter_jit
+def _relative_change(old, new, x):
+    before, after = jax.vmap(old)(x), jax.vmap(new)(x)
+    scale = jnp.sqrt(jnp.mean(before**2))
+    return jnp.sqrt(jnp.mean((after - before) ** 2)) / jnp.where(scale > 0, scale, 1.0)
+
+
+def _warn_if_changed(what, index, old, new, x):
+    if any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves((new, x))):
+        return
+    change = float(_relative_change(old, new, x))
+    if change > REFIT_WARN_RTOL:
+        warnings.warn(
+            f"{what}: layer {index}'s output changed by relative RMSE {change:.2e} on its inputs "
+            f"(> {REFIT_WARN_RTOL:g}): its new basis cannot represent the trained edge functions there "
+            "(refine_grid is exact when the new grid_size is a multiple of the old one)",
+            stacklevel=3,
+        )
+
+
+def _map_layers(model, x, make_basis, what):
     if isinstance(model, KANLayer):
         x = _check_batch(x, model.in_features)
         (model, x), restore = _to_one_device((model, x))
-        return restore(_refit_layer(model, make_basis(model.basis, x), x))
+        new = _refit_layer(model, make_basis(model.basis, x), x)
+        _warn_if_changed(what, 0, model, new, x)
+        return restore(new)
     if not isinstance(model, KAN):
         raise TypeError(f"expected a jr.nn.KAN or jr.nn.KANLayer, got {type(model).__name__}")
     h = _check_batch(x, model.in_size)
     (model, h), restore = _to_one_device((model, h))
     new_layers = []
-    for layer in model.layers:
+    for i, layer in enumerate(model.layers):
+        # Each layer is refitted on its own inputs: those produced by the already-refitted layers.
         new = _refit_layer(layer, make_basis(layer.basis, h), h)
+        _warn_if_changed(what, i, layer, new, h)
         new_layers.append(new)
         h = _batched(new, h)
     return restore(eqx.tree_at(lambda m: m.layers, model, tuple(new_layers)))
@@ -144,7 +173,9 @@ def update_grid(model: _M, x: Float[Array, "batch in_size"], grid_eps: float = 0
     range to $[\min x_i, \max x_i]$; Fourier, rational and tanh-squashed bases keep their basis (the
     refit is then exact). Function preservation is exact whenever the old edge functions lie in the
     new span on the data (e.g. polynomials of degree $\le k$ for splines) and otherwise accurate to the
-    spline approximation error.
+    spline approximation error; a layer whose output on its inputs changes by more than `1e-3`
+    relative RMSE raises a warning naming the layer (moving knots cannot keep a trained spline in
+    general: refine first, or update the grid early in training as pykan does).
 
     **Arguments:**
 
@@ -158,16 +189,22 @@ def update_grid(model: _M, x: Float[Array, "batch in_size"], grid_eps: float = 0
     """
     if not 0.0 <= grid_eps <= 1.0:
         raise ValueError(f"grid_eps must lie in [0, 1], got {grid_eps!r}")
-    return _map_layers(model, x, lambda basis, h: basis.adapt(h, grid_eps))
+    return _map_layers(model, x, lambda basis, h: basis.adapt(h, grid_eps), "update_grid")
 
 
 def refine_grid(model: _M, x: Float[Array, "batch in_size"], grid_size: int) -> _M:
     r"""Grid extension: move every layer to resolution `grid_size` and refit on `x` (same function).
 
     B-spline knots are inserted by interpolating the current knot positions, so with `grid_size` a
-    multiple of the current $G$ the old knots are kept and the old spline is reproduced exactly on
-    the grid range (also for non-uniform grids); polynomial, Fourier and rational bases gain degrees
-    or frequencies (nested spans, exact). Combine with `update_grid` to move the range itself.
+    multiple of the current $G$ the old knots are kept. Where a layer's inputs leave its grid range
+    $[lo, hi]$ (hidden activations of a trained KAN usually do), whole cells of the new width
+    $(hi-lo)/$`grid_size` are added on that side until every sample is covered, so the layer's new
+    $G$ can exceed `grid_size` (by the same count for all its inputs). Those cells contain the old
+    spline's extension knots, so with `grid_size` a multiple of $G$ the trained function is
+    reproduced exactly on every sample, inside the range and out of it, and a uniform grid stays
+    uniform (fast path). Polynomial, Fourier and rational bases gain degrees or frequencies (nested
+    spans, exact). Combine with `update_grid` to move the range itself. A layer whose refit changes
+    its output on `x` by more than `1e-3` relative RMSE raises a warning naming the layer.
 
     **Arguments:**
 
@@ -180,7 +217,7 @@ def refine_grid(model: _M, x: Float[Array, "batch in_size"], grid_size: int) -> 
     **References:** Liu et al., "KAN: Kolmogorov-Arnold Networks" (Sec. 2.4, grid extension).
     """
     check_positive_int(grid_size, "grid_size")
-    return _map_layers(model, x, lambda basis, h: basis.refine(grid_size, h))
+    return _map_layers(model, x, lambda basis, h: basis.refine(grid_size, h), "refine_grid")
 
 
 __all__ = ["refine_grid", "refit_layer", "update_grid"]

@@ -314,6 +314,37 @@ def _refined_interior(old: Array, x, grid_size: int) -> Array:
     return jax.vmap(lambda row: jnp.interp(pos, ref, row))(old)
 
 
+def _covering_interior(old: Array, uniform: bool, x: Array, grid_size: int) -> tuple[Array, Optional[bool]]:
+    r"""The refined interior knots for concrete samples `x`: `grid_size` cells on the old range $[lo, hi]$
+    (the old knots interpolated, so for `grid_size` a multiple of $G$ they contain the old knots), plus
+    whole cells of the new mean width $h'=(hi-lo)/$`grid_size` added outside $[lo, hi]$ until every
+    sample is covered. The old spline's breakpoints outside $[lo, hi]$ are its extension knots
+    $hi + j\,(hi-lo)/G$, which are new knots when $G$ divides `grid_size`: the old function is then
+    exactly representable on all samples, inside the range and out of it. Every input gets the same
+    number of cells (the spare ones go on the right, where no sample sees them)."""
+    old_np = np.asarray(old, dtype=np.float64)
+    x_np = np.asarray(x, dtype=np.float64)
+    lo, hi = old_np[:, 0], old_np[:, -1]
+    h = (hi - lo) / grid_size
+    tol = 1e-9 * np.maximum(np.abs(lo), np.abs(hi)).clip(min=1.0)
+    left = np.ceil(np.maximum(lo - x_np.min(axis=0) - tol, 0.0) / h).astype(int)
+    right = np.ceil(np.maximum(x_np.max(axis=0) - hi - tol, 0.0) / h).astype(int)
+    extra = int(np.max(left + right))
+    if extra == 0:
+        return _refined_interior(old, None, grid_size), (True if uniform else None)
+    right = right + (extra - left - right)
+    dtype = old.dtype
+    if uniform:
+        # An equally spaced vector by construction, so the fast path stays on.
+        steps = np.arange(grid_size + extra + 1)[None, :] - left[:, None]
+        rows = lo[:, None] + h[:, None] * steps
+        return jnp.asarray(rows, dtype=dtype), True
+    inner = np.asarray(_refined_interior(old, None, grid_size), dtype=np.float64)
+    rows = [np.concatenate([lo[i] - h[i] * np.arange(left[i], 0, -1), inner[i],
+                            hi[i] + h[i] * np.arange(1, right[i] + 1)]) for i in range(old_np.shape[0])]
+    return jnp.asarray(np.stack(rows), dtype=dtype), None
+
+
 class BSplineBasis(AbstractBasis):
     r"""B-splines of degree `order` on one knot vector per input (`jr.nn.basis.bspline`).
 
@@ -403,6 +434,8 @@ class BSplineBasis(AbstractBasis):
         check_positive_int(grid_size, "grid_size")
         if x is not None:
             x = _check_batch(x, self.in_features).astype(self.grid.dtype)
+            if not isinstance(x, jax.core.Tracer) and not isinstance(self.grid, jax.core.Tracer):
+                return self._with_interior(*_covering_interior(self.interior, self.uniform, x, grid_size))
         interior = _refined_interior(self.interior, x, grid_size)
         # A uniform grid refined without data stays uniform by construction (also when traced);
         # otherwise the new knots are inspected (stretched end cells make the grid non-uniform).
