@@ -139,7 +139,7 @@ def _warn_if_changed(what, index, old, new, x):
             f"{what}: layer {index}'s output changed by relative RMSE {change:.2e} on its inputs "
             f"(> {REFIT_WARN_RTOL:g}): its new basis cannot represent the trained edge functions there "
             "(refine_grid is exact when the new grid_size is a multiple of the old one)",
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
