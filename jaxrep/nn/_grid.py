@@ -143,28 +143,115 @@ def _warn_if_changed(what, index, old, new, x):
         )
 
 
-def _map_layers(model, x, make_basis, what):
+def _map_layers(model, x, make_basis, what, opt_state=None):
     if isinstance(model, KANLayer):
         x = _check_batch(x, model.in_features)
         (model, x), restore = _to_one_device((model, x))
         new = _refit_layer(model, make_basis(model.basis, x), x)
         _warn_if_changed(what, 0, model, new, x)
-        return restore(new)
+        if opt_state is None:
+            return restore(new)
+        proj = {(): _projection(model, new.basis, x)}
+        return restore(new), _carry_opt_state(opt_state, model, new, proj)
     if not isinstance(model, KAN):
         raise TypeError(f"expected a jr.nn.KAN or jr.nn.KANLayer, got {type(model).__name__}")
     h = _check_batch(x, model.in_size)
     (model, h), restore = _to_one_device((model, h))
-    new_layers = []
+    new_layers, proj = [], {}
     for i, layer in enumerate(model.layers):
         # Each layer is refitted on its own inputs: those produced by the already-refitted layers.
         new = _refit_layer(layer, make_basis(layer.basis, h), h)
         _warn_if_changed(what, i, layer, new, h)
+        if opt_state is not None:
+            proj[(i,)] = _projection(layer, new.basis, h)
         new_layers.append(new)
         h = _batched(new, h)
-    return restore(eqx.tree_at(lambda m: m.layers, model, tuple(new_layers)))
+    new_model = restore(eqx.tree_at(lambda m: m.layers, model, tuple(new_layers)))
+    if opt_state is None:
+        return new_model
+    return new_model, _carry_opt_state(opt_state, model, new_model, proj)
 
 
-def update_grid(model: _M, x: Float[Array, "batch in_size"], grid_eps: float = 0.02) -> _M:
+@eqx.filter_jit
+def _projection(layer, new_basis, x):
+    r"""Per input $i$ the matrix $P_i=\arg\min_P\|B'_iP-B_i\|_F$ `(in, K', K)` that maps old coefficients
+    to the refitted ones ($c'_{i\cdot j}=P_ic_{i\cdot j}$, the same least squares as the refit)."""
+    x = x.astype(layer.coeffs.dtype)
+    old = jax.vmap(layer.basis)(x)  # (N, in, K)
+    design = jax.vmap(new_basis)(x)  # (N, in, K')
+
+    def solve(a, b):
+        norms = jnp.linalg.norm(a, axis=0)
+        norms = jnp.where(norms > 0, norms, 1)
+        return jnp.linalg.lstsq(a / norms, b)[0] / norms[:, None]
+
+    return jax.vmap(solve, in_axes=(1, 1))(design, old).astype(layer.coeffs.dtype)
+
+
+def _carry_opt_state(opt_state, old_model, new_model, proj):
+    r"""Map every parameter-shaped subtree of an optax state onto the refitted model.
+
+    A subtree with the structure of the model's parameters (Adam's `mu` and `nu`, momentum traces, ...)
+    gets its spline-coefficient leaves projected like the coefficients: $m'_i=P_im_i$ for first moments
+    and other linear statistics, $v'_i=(P_i\circ P_i)\,v_i$ for the second moments `nu` (the variance of a
+    linear map of independent entries; it stays non-negative). Basis leaves (knots, centres) carry no
+    gradient and start at zero; every other leaf is kept. Any other leaf shaped like a coefficient tensor
+    (e.g. L-BFGS's history) cannot be carried: a one-line error says so.
+    """
+    params_def = jax.tree_util.tree_structure(eqx.filter(old_model, eqx.is_inexact_array))
+    new_params = eqx.filter(new_model, eqx.is_inexact_array)
+
+    def layers_of(tree):
+        return [tree] if isinstance(old_model, KANLayer) else list(tree.layers)
+
+    def carry(node, squared):
+        old_layers, new_layers = layers_of(node), layers_of(new_params)
+        out = []
+        for i, (old_l, new_l) in enumerate(zip(old_layers, new_layers)):
+            p = proj[() if isinstance(old_model, KANLayer) else (i,)]
+            p = p * p if squared else p
+            coeffs = jnp.einsum("ikc,ico->iko", p, old_l.coeffs.astype(p.dtype)).astype(old_l.coeffs.dtype)
+            basis = jax.tree_util.tree_map(jnp.zeros_like, new_l.basis)
+            out.append(eqx.tree_at(lambda l: (l.coeffs, l.basis), old_l, (coeffs, basis),
+                                   is_leaf=lambda v: v is None))
+        if isinstance(old_model, KANLayer):
+            return out[0]
+        return eqx.tree_at(lambda m: m.layers, node, tuple(out))
+
+    def walk(node, name=None):
+        if node is None:
+            return None
+        if jax.tree_util.tree_structure(node) == params_def and isinstance(node, type(old_model)):
+            shapes = [jnp.shape(leaf.coeffs) for leaf in layers_of(node)]
+            if shapes != [layer.coeffs.shape for layer in layers_of(old_model)]:
+                raise ValueError(
+                    f"opt_state holds parameter-like leaves of shape {shapes[0]} (not the coefficients' "
+                    f"{layers_of(old_model)[0].coeffs.shape}; e.g. an L-BFGS history), which cannot be "
+                    "carried across a grid change; start that optimiser afresh"
+                )
+            return carry(node, squared=name == "nu")
+        if isinstance(node, tuple) and hasattr(node, "_fields"):  # NamedTuple (optax states)
+            return type(node)(*(walk(getattr(node, f), f) for f in node._fields))
+        if isinstance(node, (tuple, list)):
+            return type(node)(walk(v) for v in node)
+        if isinstance(node, dict):
+            return {k: walk(v, k) for k, v in node.items()}
+        return node
+
+    carried = walk(opt_state)
+    coeff_shapes = {tuple(layer.coeffs.shape) for layer in layers_of(old_model)} - {
+        tuple(layer.coeffs.shape) for layer in layers_of(new_model)}
+    for leaf in jax.tree_util.tree_leaves(carried):
+        if tuple(jnp.shape(leaf))[-3:] in coeff_shapes:
+            raise ValueError(
+                f"opt_state holds a leaf of shape {tuple(jnp.shape(leaf))} outside the parameter-shaped "
+                "subtrees (e.g. an L-BFGS history), which cannot be carried across a grid change; "
+                "start that optimiser afresh"
+            )
+    return carried
+
+
+def update_grid(model: _M, x: Float[Array, "batch in_size"], grid_eps: float = 0.02, *, opt_state=None):
     r"""Adapt every layer's grid to the data and refit its coefficients (the same function on `x`).
 
     For B-splines and RBFs the $G+1$ grid points of input $i$ are
@@ -182,17 +269,20 @@ def update_grid(model: _M, x: Float[Array, "batch in_size"], grid_eps: float = 0
     - `model`: a `KAN` or a `KANLayer`.
     - `x`: a batch of model inputs, shape `(N, in_size)`.
     - `grid_eps`: $\epsilon\in[0, 1]$; 1 gives a uniform grid, 0 a pure percentile grid.
+    - `opt_state`: optional optax state of the model's training (e.g. from
+      `jaxrep.train.fit(..., return_opt_state=True)`), carried onto the new coefficients as in
+      `refine_grid`.
 
-    **Returns:** the updated model (same type and sizes).
+    **Returns:** the updated model (same type and sizes); `(model, opt_state)` when `opt_state` is given.
 
     **References:** Liu et al., "KAN: Kolmogorov-Arnold Networks" (Sec. 2.4, grid update).
     """
     if not 0.0 <= grid_eps <= 1.0:
         raise ValueError(f"grid_eps must lie in [0, 1], got {grid_eps!r}")
-    return _map_layers(model, x, lambda basis, h: basis.adapt(h, grid_eps), "update_grid")
+    return _map_layers(model, x, lambda basis, h: basis.adapt(h, grid_eps), "update_grid", opt_state)
 
 
-def refine_grid(model: _M, x: Float[Array, "batch in_size"], grid_size: int) -> _M:
+def refine_grid(model: _M, x: Float[Array, "batch in_size"], grid_size: int, *, opt_state=None):
     r"""Grid extension: move every layer to resolution `grid_size` and refit on `x` (same function).
 
     B-spline knots are inserted by interpolating the current knot positions, so with `grid_size` a
@@ -211,13 +301,21 @@ def refine_grid(model: _M, x: Float[Array, "batch in_size"], grid_size: int) -> 
     - `model`: a `KAN` or a `KANLayer`.
     - `x`: a batch of model inputs, shape `(N, in_size)`, at which the function is preserved.
     - `grid_size`: the new $G \ge 1$.
+    - `opt_state`: optional optax state of the model's training (e.g. from
+      `jaxrep.train.fit(..., return_opt_state=True)`). Its parameter-shaped subtrees are carried onto
+      the new coefficients the way the coefficients are: first moments (Adam's `mu`, momentum) by the
+      refit's linear map $P_i$ (per input, $c'=P_ic$), second moments (`nu`) by $P_i\circ P_i$, so
+      training continues through `fit(..., opt_state=...)` without Adam's restart jump (a fresh Adam
+      takes steps of size ~lr in every coordinate). Optimisers with other coefficient-shaped state
+      (L-BFGS's history) raise an error.
 
-    **Returns:** the refined model; its coefficient tensors have the new `num_basis`.
+    **Returns:** the refined model (its coefficient tensors have the new `num_basis`); `(model,
+    opt_state)` when `opt_state` is given.
 
     **References:** Liu et al., "KAN: Kolmogorov-Arnold Networks" (Sec. 2.4, grid extension).
     """
     check_positive_int(grid_size, "grid_size")
-    return _map_layers(model, x, lambda basis, h: basis.refine(grid_size, h), "refine_grid")
+    return _map_layers(model, x, lambda basis, h: basis.refine(grid_size, h), "refine_grid", opt_state)
 
 
 __all__ = ["refine_grid", "refit_layer", "update_grid"]

@@ -448,7 +448,9 @@ def fit(
     metrics_path: Union[None, str, pathlib.Path] = None,
     log_every: int = 1,
     callback: Optional[Callable[[int, PyTree, dict], None]] = None,
-) -> tuple[PyTree, dict[str, np.ndarray]]:
+    opt_state: Optional[PyTree] = None,
+    return_opt_state: bool = False,
+):
     r"""Train `model` by minimising `loss_fn` with an optax `optimizer` (or a sequence of `phases`).
 
     Each step draws `key, data_key, step_key = split(state.key, 3)`, builds the batch, computes
@@ -495,12 +497,17 @@ def fit(
     - `metrics_path`: JSON-lines file receiving one row of metrics every `log_every` steps (default with
       a `checkpoint_dir`: `checkpoint_dir/metrics.jsonl`, so that a resumed run knows its history).
     - `callback`: `callback(step, model, metrics)` called on the host after each compiled call.
+    - `opt_state`: the optimiser state to start the first phase from, instead of `optimizer.init`
+      (e.g. Adam's moments carried across a KAN grid change by `jaxrep.nn.refine_grid(...,
+      opt_state=...)`); it must have the structure and shapes of `optimizer.init(params)`. A run that
+      resumes from a checkpoint uses the checkpoint's state.
+    - `return_opt_state`: also return the final optimiser state (of the last phase).
 
     The compiled step is kept for the next call with the same `loss_fn`, `optimizer` and `data` sampler
     objects (no recompilation) and freed, with its compiled programs, once one of them is garbage
     collected, so a sweep that builds a fresh loss per run in one process does not accumulate them.
 
-    **Returns:** `(model, history)` where `history` maps `"step"`, `"loss"`, each aux metric and
+    **Returns:** `(model, history)` (`(model, history, opt_state)` with `return_opt_state`) where `history` maps `"step"`, `"loss"`, each aux metric and
     `"time"` (seconds since the `fit` call that logged the row started) to numpy arrays, one entry every
     `log_every` steps, for the whole run: after a resume, the rows up to the restored step are read back
     from the metrics log.
@@ -571,6 +578,9 @@ def fit(
 
     ls0 = None if loss_state is None else _strong_types(jax.tree_util.tree_map(jnp.asarray, loss_state))
     state = initial_state(0, model, 0, base_key, ls0)
+    if opt_state is not None:
+        state = TrainState(state.model, _given_opt_state(opt_state, state.opt_state), state.step, state.key,
+                           state.loss_state)
     if mesh is not None:
         state = replicate(state, mesh)
 
@@ -721,7 +731,26 @@ def fit(
         if lock is not None:
             lock.release()
 
-    return state.model, {k: np.asarray(v) for k, v in history.items()}
+    history = {k: np.asarray(v) for k, v in history.items()}
+    if return_opt_state:
+        return state.model, history, state.opt_state
+    return state.model, history
+
+
+def _given_opt_state(given, expected):
+    """`given` cast to the dtypes of `expected` (a fresh `init`), or a one-line error on another structure."""
+    g_leaves, g_def = jax.tree_util.tree_flatten(given)
+    e_leaves, e_def = jax.tree_util.tree_flatten(expected)
+    if g_def != e_def:
+        raise ValueError("opt_state does not have the structure of optimizer.init(params) for this model "
+                         f"({len(g_leaves)} leaves given, {len(e_leaves)} expected)")
+    out = []
+    for i, (g, e) in enumerate(zip(g_leaves, e_leaves)):
+        g = jnp.asarray(g)
+        if g.shape != jnp.shape(e):
+            raise ValueError(f"opt_state leaf {i} has shape {g.shape}, optimizer.init(params) gives {jnp.shape(e)}")
+        out.append(g.astype(jnp.asarray(e).dtype))
+    return jax.tree_util.tree_unflatten(e_def, out)
 
 
 def _first_non_finite(metrics) -> tuple[int, str, float]:
