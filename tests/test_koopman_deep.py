@@ -93,17 +93,36 @@ def test_autoencoder_shapes_grad_and_estimator(getkey):
     )
     ts = jnp.linspace(0.0, 1.0, 5)
     x = jnp.array([0.3, -0.2])
-    assert ae(x, ts).shape == (5, 2)
-    assert jax.vmap(lambda x: ae(x, ts))(jnp.ones((4, 2))).shape == (4, 5, 2)
-    np.testing.assert_allclose(ae.latent_rollout(x, ts)[0], ae.encode(x), rtol=1e-6)
+
+    # one compiled program for every shape/identity check (eager calls would compile op by op)
+    @eqx.filter_jit
+    def calls(ae, x, batch):
+        return ae(x, ts), jax.vmap(lambda x: ae(x, ts))(batch), ae.latent_rollout(x, ts)[0], ae.encode(x)
+
+    out, out_b, z0, enc = calls(ae, x, jnp.ones((4, 2)))
+    assert out.shape == (5, 2) and out_b.shape == (4, 5, 2)
+    np.testing.assert_allclose(z0, enc, rtol=1e-6)
     traj = jax.random.normal(getkey(), (4, 5, 2))
     grads = eqx.filter_jit(eqx.filter_grad(
         lambda m: L.prediction(m, traj, 0.25) + L.linearity(m, traj, 0.25)))(ae)
     gA = grads.generator.skew_weight
     assert bool(jnp.all(jnp.isfinite(gA))) and float(jnp.abs(gA).max()) > 0
-    est = ae.as_estimator(traj.reshape(-1, 2), 0.25)
-    mu = np.sort_complex(np.asarray(jr.koopman.eig(est).continuous_eigenvalues))
-    np.testing.assert_allclose(mu, np.sort_complex(np.linalg.eigvals(ae.generator.matrix())), atol=1e-4)
+    eigA = np.sort_complex(np.linalg.eigvals(ae.generator.matrix()))
+    for generator in (False, True):
+        est = ae.as_estimator(traj.reshape(-1, 2), 0.25, generator=generator)
+        mu = np.sort_complex(np.asarray(jr.koopman.eig(est).continuous_eigenvalues))
+        np.testing.assert_allclose(mu, eigA, atol=1e-4)
+    # an anchored SkipLinear maps its anchor to 0 and differs from the plain map by a constant
+    a = jnp.array([0.5, -1.0])
+    plain = jr.koopman.SkipLinear(jr.nn.MLP(2, 3, 8, 1, key=getkey()), 2, 3, key=getkey())
+    anchored = jr.koopman.SkipLinear(plain.backbone, 2, 3, key=getkey(), anchor=a)
+    anchored = eqx.tree_at(lambda m: m.linear, anchored, plain.linear)
+    at_a, odd_anchored, odd_plain = eqx.filter_jit(
+        lambda p, q: (q(a), q(x) - q(-x), p(x) - p(-x)))(plain, anchored)
+    np.testing.assert_allclose(at_a, 0.0, atol=1e-6)
+    np.testing.assert_allclose(odd_anchored, odd_plain, atol=1e-6)
+    with pytest.raises(ValueError, match="anchor must be finite with shape"):
+        jr.koopman.SkipLinear(plain.backbone, 2, 3, key=getkey(), anchor=jnp.zeros(3))
     with pytest.raises(TypeError, match="AbstractGenerator"):
         jr.koopman.KoopmanAutoencoder(lambda x: x, jnp.eye(2), lambda z: z)
     with pytest.raises(ValueError, match=r"traj must have shape \(batch, n_t, d\)"):
@@ -111,11 +130,12 @@ def test_autoencoder_shapes_grad_and_estimator(getkey):
 
 
 @pytest.mark.slow
-def test_autoencoder_slow_manifold_eigenvalues_few_percent(tmp_path):
-    # the shipped config (3000 steps): the 2-D latent must find mu = -0.1 and lam = -1
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_autoencoder_slow_manifold_eigenvalues_few_percent(tmp_path, seed):
+    # the shipped config (3000 steps): the 2-D latent must find mu = -0.1 and lam = -1 on every seed
     from jaxrep._tasks import get_task
 
-    cfg = jr.config.load("koopman_slow_manifold")
+    cfg = jr.config.load("koopman_slow_manifold", overrides=[f"train.seed={seed}"])
     summary = get_task("koopman").run(cfg, tmp_path, resume=False, progress=False)
     mu = np.sort(summary["eigenvalues_real"])
     np.testing.assert_allclose(mu, [-1.0, -0.1], rtol=0.05)
@@ -127,8 +147,8 @@ def test_task_runs_and_writes_figures(tmp_path):
 
     cfg = jr.config.load(
         "koopman_slow_manifold",
-        overrides=["train.steps=60", "train.steps_per_call=20", "train.log_every=20",
-                   "system.n_traj=8", "system.n_test=4", "system.n_steps=12", "koopman.horizon=4",
+        overrides=["train.steps=40", "train.steps_per_call=20", "train.log_every=20", "train.batch_size=8",
+                   "system.n_traj=8", "system.n_test=4", "system.n_steps=8", "koopman.horizon=4",
                    "koopman.entropy=0.01", "koopman.l1=0.001"],
     )
     summary = get_task("koopman").run(cfg, tmp_path, resume=False, progress=False)
@@ -136,7 +156,14 @@ def test_task_runs_and_writes_figures(tmp_path):
     for name in ("spectrum", "forecast", "eigenfunctions"):
         assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 0
     assert len(summary["eigenvalues_real"]) == 2 and len(summary["residuals"]) == 2
-    assert np.isfinite(summary["forecast_rel_l2"]) and "eigenvalue_rel_error" in summary
+    assert np.isfinite(summary["forecast_rel_l2"])
+    # the eigenvalue error: both pairings of the learned (mu_1, mu_2) with (-0.1, -1), the one with the
+    # smaller total relative error, its larger entry
+    got = np.array(summary["eigenvalues_real"]) + 1j * np.array(summary["eigenvalues_imag"])
+    want = np.array([-0.1, -1.0])
+    pairings = [np.abs(got[list(p)] - want) / np.abs(want) for p in ((0, 1), (1, 0))]
+    best = min(pairings, key=np.sum)
+    np.testing.assert_allclose(summary["eigenvalue_rel_error"], best.max(), rtol=1e-6)
     rows = [json.loads(r) for r in (tmp_path / "metrics.jsonl").read_text().splitlines() if r]
     assert rows[-1]["loss"] < rows[0]["loss"]
     assert {"reconstruction", "linearity", "prediction", "l1", "entropy"} <= set(rows[-1])

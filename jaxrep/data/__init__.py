@@ -27,6 +27,14 @@ from ._systems import snapshot_pairs as snapshot_pairs
 from ._systems import trajectory as trajectory
 from ._systems import VanDerPol as VanDerPol
 
+# --- datasets with known spectra (Koopman family) ---
+from ._known_spectra import KnownSpectrum as KnownSpectrum
+from ._known_spectra import logistic_map_matrix as logistic_map_matrix
+from ._known_spectra import noisy_logistic_map as noisy_logistic_map
+from ._known_spectra import ornstein_uhlenbeck as ornstein_uhlenbeck
+from ._known_spectra import slow_manifold as slow_manifold
+from ._known_spectra import slow_manifold_spectrum as slow_manifold_spectrum
+
 # --- 2-D toy distributions (interpolants family) ---
 from ._toy2d import TOY_DISTRIBUTIONS as TOY_DISTRIBUTIONS
 from ._toy2d import AbstractToyDistribution as AbstractToyDistribution

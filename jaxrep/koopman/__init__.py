@@ -51,6 +51,7 @@ from ._dmd import HAVOKResult as HAVOKResult
 from ._dmd import optdmd as optdmd
 from ._dmd import OptDMDResult as OptDMDResult
 from ._spectral import eig as eig
+from ._spectral import eigenvalue_error as eigenvalue_error
 from ._spectral import pseudospectrum as pseudospectrum
 from ._spectral import residuals as residuals
 from ._autoencoder import KoopmanAutoencoder as KoopmanAutoencoder

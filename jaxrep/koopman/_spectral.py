@@ -14,6 +14,7 @@ $\dot\Psi$ (from $\dot x$) in place of $\Psi_Y$ and $\mu$ in place of $\lambda$.
 """
 
 import equinox as eqx
+import numpy as np
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Complex, Float
@@ -141,3 +142,64 @@ def _tau(C1, R2, grid):
 
     flat = grid.reshape(-1).astype(ctype)
     return jax.vmap(tau)(flat).reshape(grid.shape)
+
+
+def eigenvalue_error(
+    estimated: Complex[ArrayLike, " m"],
+    exact: Complex[ArrayLike, " r"],
+    *,
+    relative: bool = True,
+    reduction: str = "max",
+) -> Float[Array, ""] | Float[Array, " r"]:
+    r"""Error of estimated eigenvalues against exact ones, matched by an optimal assignment.
+
+    Each exact eigenvalue $\lambda_j$ is paired with a distinct estimate $\hat\lambda_{\pi(j)}$, the
+    pairing $\pi$ minimising $\sum_j e_j$ with $e_j = |\hat\lambda_{\pi(j)} - \lambda_j|$ (absolute) or
+    $e_j = |\hat\lambda_{\pi(j)} - \lambda_j| / |\lambda_j|$ (`relative=True`, the default) — a
+    linear assignment problem solved exactly (`scipy.optimize.linear_sum_assignment`, Hungarian
+    algorithm). The matching is therefore independent of the order of either input (sorting by real
+    part would mis-pair complex conjugates and near-ties), and surplus estimates ($m > r$, e.g. a
+    larger latent or dictionary than the number of known eigenvalues) are left unmatched: the metric
+    asks "is every exact eigenvalue found?". Relative errors put a slow eigenvalue ($-0.05$) and a fast
+    one ($-1$) on the same footing; use `relative=False` where an exact eigenvalue is $0$.
+
+    Compare like with like: continuous-time $\mu$ with continuous-time, or discrete $\lambda$ with
+    discrete.
+
+    **Arguments:**
+
+    - `estimated` `(m,)`: estimated eigenvalues (real or complex), $m \ge r$.
+    - `exact` `(r,)`: exact eigenvalues.
+    - `relative`: divide each error by $|\lambda_j|$ (requires every $\lambda_j \ne 0$).
+    - `reduction`: `"max"` (worst matched error, default), `"mean"`, or `"none"` (the `(r,)` errors
+      in the order of `exact`).
+
+    **Returns:** a scalar (or `(r,)` for `reduction="none"`).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    est = np.asarray(estimated).astype(complex)
+    ex = np.asarray(exact).astype(complex)
+    if est.ndim != 1 or est.size == 0:
+        raise ValueError(f"estimated must be a non-empty 1-D array of eigenvalues, got shape {est.shape}")
+    if ex.ndim != 1 or ex.size == 0:
+        raise ValueError(f"exact must be a non-empty 1-D array of eigenvalues, got shape {ex.shape}")
+    if not (np.all(np.isfinite(est)) and np.all(np.isfinite(ex))):
+        raise ValueError("estimated and exact must be finite")
+    if est.size < ex.size:
+        raise ValueError(f"estimated has {est.size} eigenvalues, fewer than the {ex.size} of exact")
+    if reduction not in ("max", "mean", "none"):
+        raise ValueError(f"reduction must be 'max', 'mean' or 'none', got {reduction!r}")
+    cost = np.abs(ex[:, None] - est[None, :])
+    if relative:
+        if np.any(ex == 0):
+            raise ValueError("exact has a zero eigenvalue: relative error is undefined, use relative=False")
+        cost = cost / np.abs(ex)[:, None]
+    rows, cols = linear_sum_assignment(cost)
+    err = np.empty(ex.size)
+    err[rows] = cost[rows, cols]
+    if reduction == "max":
+        return jnp.asarray(err.max())
+    if reduction == "mean":
+        return jnp.asarray(err.mean())
+    return jnp.asarray(err)
