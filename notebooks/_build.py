@@ -374,7 +374,7 @@ KOOPMAN = [
         N_T = 31 if SMOKE else 61                 # points per trajectory
         HORIZON = 10 if SMOKE else 30             # prediction window of the deep Koopman losses
         BATCH = 16 if SMOKE else 64               # windows per step (a multiple of the device count)
-        AE_STEPS = 100 if SMOKE else 10000        # deep Koopman training steps
+        AE_STEPS = 100 if SMOKE else 3000         # deep Koopman training steps
         N_RBF = 30 if SMOKE else 100              # RBF dictionary size (Duffing)
         N_LORENZ = 1000 if SMOKE else 5000        # Lorenz-63 snapshots (kooplearn's benchmark size)
         N_LANDMARKS = 100 if SMOKE else 500       # Nyström landmarks
@@ -435,6 +435,12 @@ KOOPMAN = [
         trajectories with reconstruction + latent linearity + multi-step prediction losses
         (`jr.koopman.losses`). The eigenvalues of $A$ should approach $\\mu$ and $\\lambda$.
 
+        Three choices make that happen in 3000 steps: every window starts at a trajectory's initial state
+        ($\\lambda$ is visible only in the fast transient; windows on the slow manifold teach the latent
+        $\\{x_1, x_1^2\\}$ with eigenvalues $\\{\\mu, 2\\mu\\}$), the encoder is *anchored* at the fixed point
+        (`anchor=`: the origin maps to $0$, so no constant, an eigenfunction with eigenvalue $0$, leaks into
+        the latent and pulls the eigenvalues towards $0$), and the learning rate is $10^{-2}$.
+
         The windows are drawn by a pure sampler inside the compiled step. With several devices (a TPU
         has 8) `jr.train.fit(..., mesh=jr.train.make_mesh())` shards each batch of windows over them and
         replicates the model: data parallelism with no other change.
@@ -446,10 +452,8 @@ KOOPMAN = [
         trajs, held_out = trajs[:N_TRAJ], trajs[N_TRAJ]  # the last one is kept for the forecast
 
         def window_sampler(key, step):
-            k1, k2 = jrandom.split(key)
-            i = jrandom.randint(k1, (BATCH,), 0, N_TRAJ)
-            s = jrandom.randint(k2, (BATCH,), 0, N_T - HORIZON)
-            return jax.vmap(lambda a, b: jax.lax.dynamic_slice(trajs[a], (b, 0), (HORIZON + 1, 2)))(i, s)
+            i = jrandom.randint(key, (BATCH,), 0, N_TRAJ)
+            return trajs[i, : HORIZON + 1]  # windows from the initial state: the transient carries lambda
 
         def ae_loss(model, windows, key):
             L = jr.koopman.losses
@@ -459,14 +463,15 @@ KOOPMAN = [
             return sum(terms.values()), terms
 
         ks = jrandom.split(k_model, 5)
-        encoder = jr.koopman.SkipLinear(jr.nn.MLP(2, 2, 32, 2, jnp.tanh, key=ks[0]), 2, 2, key=ks[1])
-        decoder = jr.koopman.SkipLinear(jr.nn.MLP(2, 2, 32, 2, jnp.tanh, key=ks[2]), 2, 2, key=ks[3])
+        origin = jnp.zeros(2)  # the fixed point: anchored maps send it to 0
+        encoder = jr.koopman.SkipLinear(jr.nn.MLP(2, 2, 32, 2, jnp.tanh, key=ks[0]), 2, 2, key=ks[1], anchor=origin)
+        decoder = jr.koopman.SkipLinear(jr.nn.MLP(2, 2, 32, 2, jnp.tanh, key=ks[2]), 2, 2, key=ks[3], anchor=origin)
         ae = jr.koopman.KoopmanAutoencoder(encoder, jr.koopman.Generator(2, "dense", scale=0.3, key=ks[4]), decoder)
 
         n_devices = len(jax.devices())
         mesh = jr.train.make_mesh() if n_devices > 1 and BATCH % n_devices == 0 else None
         print(f"{n_devices} device(s):", "data-parallel over a mesh" if mesh is not None else "single device")
-        optimizer = optax.adam(optax.cosine_decay_schedule(3e-3, AE_STEPS))
+        optimizer = optax.adam(optax.cosine_decay_schedule(1e-2, AE_STEPS))
         ae, ae_history = jr.train.fit(ae, ae_loss, window_sampler, optimizer, steps=AE_STEPS, key=k_fit,
                                       mesh=mesh, steps_per_call=50, log_every=10, progress=not SMOKE)
 
