@@ -74,19 +74,16 @@ class KANLayer(eqx.Module):
         check_positive_int(grid_size, "grid_size")
         check_positive_int(order, "order", minimum=0)
         self.basis = resolve_basis(basis, in_features, grid_size, order, grid_range)
-        k_coef, k_base = jr.split(key)
         # Split the unit output variance between the two paths (all of it to the basis without SiLU).
         spline_var = 0.5 if base_activation is not None else 1.0
-        self.coeffs = self.basis.init_coefficients(out_features, spline_var**0.5, key=k_coef)
-        dtype = self.coeffs.dtype
+        base_std = None
         if base_activation is not None:
             nodes, weights = _gauss_hermite()
             m2 = float(weights @ (_silu_np_like(base_activation, nodes) ** 2))
-            std = (0.5 / (in_features * max(m2, 1e-12))) ** 0.5
-            self.base_weight = std * jr.normal(k_base, (in_features, out_features), dtype)
-        else:
-            self.base_weight = None
-        self.bias = jnp.zeros((out_features,), dtype)
+            base_std = (0.5 / (in_features * max(m2, 1e-12))) ** 0.5
+        self.coeffs, self.base_weight, self.bias = _init_params(
+            self.basis, out_features, spline_var**0.5, base_std, key
+        )
         self.base_activation = base_activation
         self.in_features = in_features
         self.out_features = out_features
@@ -125,6 +122,19 @@ class KANLayer(eqx.Module):
     @property
     def num_basis(self) -> int:
         return self.basis.num_basis
+
+
+@eqx.filter_jit
+def _init_params(basis, out_features, spline_std, base_std, key):
+    """Coefficients, SiLU-path weights (`None` without it) and zero bias, drawn by one compiled program:
+    op-by-op initialisation compiles a kernel per shape, which dominates building a small KAN."""
+    k_coef, k_base = jr.split(key)
+    coeffs = basis.init_coefficients(out_features, spline_std, key=k_coef)
+    dtype = coeffs.dtype
+    base_weight = None
+    if base_std is not None:
+        base_weight = base_std * jr.normal(k_base, (basis.in_features, out_features), dtype)
+    return coeffs, base_weight, jnp.zeros((out_features,), dtype)
 
 
 def _gauss_hermite():

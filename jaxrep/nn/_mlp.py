@@ -1,5 +1,6 @@
 """Multilayer perceptron, random Fourier features and SIREN (single-sample Equinox modules)."""
 
+import functools
 import math
 from typing import Callable, Optional
 
@@ -10,6 +11,31 @@ import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._checks import check_positive_int, check_vector
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _glorot_init(key, sizes):
+    """Per layer `(weight, bias)`: weight ~ U(+-sqrt(6 / (fan_in + fan_out))) `(fan_out, fan_in)`, bias 0.
+
+    Layer $l$ draws from `jr.split(key, L)[l]`, as a per-layer loop would."""
+    keys = jr.split(key, len(sizes) - 1)
+    out = []
+    for k, (fan_in, fan_out) in zip(keys, zip(sizes[:-1], sizes[1:])):
+        limit = math.sqrt(6.0 / (fan_in + fan_out))
+        out.append((jr.uniform(k, (fan_out, fan_in), minval=-limit, maxval=limit), jnp.zeros(fan_out)))
+    return tuple(out)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _siren_init(key, sizes, omega0):
+    """SIREN's per-layer `(weight, bias)`, both ~ U(+-limit): 1/fan_in for the first layer, sqrt(6/fan_in)/omega0 after."""
+    out = []
+    for i, (k, (fan_in, fan_out)) in enumerate(zip(jr.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:]))):
+        kw, kb = jr.split(k)
+        limit = 1.0 / fan_in if i == 0 else math.sqrt(6.0 / fan_in) / omega0
+        out.append((jr.uniform(kw, (fan_out, fan_in), minval=-limit, maxval=limit),
+                    jr.uniform(kb, (fan_out,), minval=-limit, maxval=limit)))
+    return tuple(out)
 
 
 class MLP(eqx.Module):
@@ -47,16 +73,16 @@ class MLP(eqx.Module):
         check_positive_int(out_size, "out_size")
         check_positive_int(width_size, "width_size")
         check_positive_int(depth, "depth", minimum=0)
-        sizes = [in_size] + [width_size] * depth + [out_size]
-        keys = jr.split(key, len(sizes) - 1)
+        sizes = (in_size,) + (width_size,) * depth + (out_size,)
+        # Glorot-uniform weights and zero biases (the usual PINN initialisation), all drawn by one
+        # compiled program: op-by-op initialisation compiles a kernel per shape, which dominates the
+        # start-up of small models.
+        params = _glorot_init(key, sizes)
         layers = []
-        for k, (fan_in, fan_out) in zip(keys, zip(sizes[:-1], sizes[1:])):
-            layer = eqx.nn.Linear(fan_in, fan_out, key=k)
-            # Glorot-uniform weights and zero biases: the usual PINN initialisation.
-            limit = math.sqrt(6.0 / (fan_in + fan_out))
-            weight = jr.uniform(k, (fan_out, fan_in), minval=-limit, maxval=limit)
-            layer = eqx.tree_at(lambda l: (l.weight, l.bias), layer, (weight, jnp.zeros(fan_out)))
-            layers.append(layer)
+        for (fan_in, fan_out), (weight, bias) in zip(zip(sizes[:-1], sizes[1:]), params):
+            # The layer's structure without drawing its default initialisation (overwritten here).
+            shell = jax.eval_shape(lambda: eqx.nn.Linear(fan_in, fan_out, key=jr.PRNGKey(0)))
+            layers.append(eqx.tree_at(lambda l: (l.weight, l.bias), shell, (weight, bias)))
         self.layers = tuple(layers)
         self.activation = activation
         self.final_activation = final_activation
@@ -145,16 +171,11 @@ class SIREN(eqx.Module):
         check_positive_int(out_size, "out_size")
         check_positive_int(width_size, "width_size")
         check_positive_int(depth, "depth")
-        sizes = [in_size] + [width_size] * depth + [out_size]
-        keys = jr.split(key, len(sizes) - 1)
+        sizes = (in_size,) + (width_size,) * depth + (out_size,)
         layers = []
-        for i, (k, (fan_in, fan_out)) in enumerate(zip(keys, zip(sizes[:-1], sizes[1:]))):
-            kw, kb = jr.split(k)
-            limit = 1.0 / fan_in if i == 0 else math.sqrt(6.0 / fan_in) / omega0
-            layer = eqx.nn.Linear(fan_in, fan_out, key=kw)
-            weight = jr.uniform(kw, (fan_out, fan_in), minval=-limit, maxval=limit)
-            bias = jr.uniform(kb, (fan_out,), minval=-limit, maxval=limit)
-            layers.append(eqx.tree_at(lambda l: (l.weight, l.bias), layer, (weight, bias)))
+        for (fan_in, fan_out), (weight, bias) in zip(zip(sizes[:-1], sizes[1:]), _siren_init(key, sizes, omega0)):
+            shell = jax.eval_shape(lambda: eqx.nn.Linear(fan_in, fan_out, key=jr.PRNGKey(0)))
+            layers.append(eqx.tree_at(lambda l: (l.weight, l.bias), shell, (weight, bias)))
         self.layers = tuple(layers)
         self.omega0 = omega0
         self.in_size = in_size
