@@ -9,6 +9,8 @@ from ._model_config import ModelConfig as ModelConfig
 from ._mlp import MLP as MLP
 from ._mlp import SIREN as SIREN
 from ._mlp import FourierFeatures as FourierFeatures
+from ._unet import UNet as UNet
+from ._unet import sinusoidal_embedding as sinusoidal_embedding
 
 # --- PINN backbones ---
 from ._pinn_nets import ModifiedMLP as ModifiedMLP
