@@ -36,11 +36,11 @@ demo: $(STAMP)
 
 # The whole default test suite (slow tests excluded; see `make test-all`), then the strict docs build.
 test: $(STAMP) $(DOCS_STAMP)
-	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider --durations=15
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q -p no:cacheprovider --durations=15
 	$(MKDOCS)
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider -m "slow or not slow"
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q -p no:cacheprovider -m "slow or not slow"
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache site .cache/mkdocs-jupyter
