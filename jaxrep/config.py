@@ -1,7 +1,7 @@
 """Typed, validated YAML configs.
 
-A config file is a YAML mapping with a `task:` key (`regression`, `kan_fit`, `inr`, `koopman`, `pinn`,
-`interpolant`). The task selects a frozen dataclass (defined next to the task's runner in
+A config file is a YAML mapping with a `task:` key (`regression`, `kan_fit`, `inr`, `koopman`,
+`koopman_control`, `pinn`, `interpolant`, `interpolant_image`). The task selects a frozen dataclass (defined next to the task's runner in
 `jaxrep/_tasks/`), and every section of the file is checked against it:
 
 - an unknown key raises `ValueError` naming the key and the closest valid key;
