@@ -215,11 +215,11 @@ KAN = [
     """),
     params("01_kan", """
         GRIDS = (3, 6, 12) if SMOKE else (3, 5, 10, 20, 50)  # grid sizes of the extension schedule
-        STEPS_PER_GRID = 100 if SMOKE else 2000   # Adam steps at each grid size
+        STEPS_PER_GRID = 50 if SMOKE else 2000    # Adam steps at each grid size
         N_TRAIN = 256 if SMOKE else 1024          # training points (full batch; a multiple of the device count)
         N_TEST = 1000 if SMOKE else 10000
         IMAGE_SIZE = 32 if SMOKE else 128         # side of the grey test image
-        INR_STEPS = 100 if SMOKE else 3000        # image-fit steps per model
+        INR_STEPS = 50 if SMOKE else 3000         # image-fit steps per model
         N_FREQ, INR_WIDTH = (16, 32) if SMOKE else (64, 64)
     """),
     HELPERS,
@@ -374,11 +374,11 @@ KOOPMAN = [
         N_T = 31 if SMOKE else 61                 # points per trajectory
         HORIZON = 10 if SMOKE else 30             # prediction window of the deep Koopman losses
         BATCH = 16 if SMOKE else 64               # windows per step (a multiple of the device count)
-        AE_STEPS = 100 if SMOKE else 3000         # deep Koopman training steps
+        AE_STEPS = 50 if SMOKE else 3000          # deep Koopman training steps
         N_RBF = 30 if SMOKE else 100              # RBF dictionary size (Duffing)
-        N_LORENZ = 1000 if SMOKE else 5000        # Lorenz-63 snapshots (kooplearn's benchmark size)
+        N_LORENZ = 500 if SMOKE else 5000         # Lorenz-63 snapshots (kooplearn's benchmark size)
         N_LANDMARKS = 100 if SMOKE else 500       # Nyström landmarks
-        N_GRID = 24 if SMOKE else 80              # pseudospectrum grid per axis
+        N_GRID = 16 if SMOKE else 80              # pseudospectrum grid per axis
         N_CTRL_TRAJ = 8 if SMOKE else 40          # forced Van der Pol trajectories (random inputs) for EDMDc
         CTRL_DEGREE = 3 if SMOKE else 5           # EDMDc dictionary: monomials up to this degree
         CTRL_STEPS = 40 if SMOKE else 100         # closed-loop MPC steps
@@ -822,16 +822,16 @@ INTERPOLANTS = [
            optimised through `jaxrep.train.fit`.
     """),
     params("04_interpolants", """
-        STEPS = 300 if SMOKE else 20000           # training steps per model
-        BATCH = 256 if SMOKE else 2048            # samples per step (a multiple of the device count)
+        STEPS = 100 if SMOKE else 20000           # training steps per model
+        BATCH = 128 if SMOKE else 2048            # samples per step (a multiple of the device count)
         WIDTH, DEPTH = (64, 2) if SMOKE else (256, 4)
-        N_SAMPLES = 500 if SMOKE else 5000        # generated samples
+        N_SAMPLES = 256 if SMOKE else 5000        # generated samples
         ODE_STEPS = 16 if SMOKE else None         # None: adaptive Tsit5; else fixed Heun steps
-        SDE_STEPS = 32 if SMOKE else 500          # Euler-Maruyama steps
-        N_GRID = 24 if SMOKE else 120             # likelihood heatmap resolution per axis
-        N_NLL = 200 if SMOKE else 2000            # test points for the NLL
-        MM_STEPS = 200 if SMOKE else 20000        # multimarginal training steps
-        PATH_STEPS = 20 if SMOKE else 300         # path optimisation steps
+        SDE_STEPS = 16 if SMOKE else 500          # Euler-Maruyama steps
+        N_GRID = 16 if SMOKE else 120             # likelihood heatmap resolution per axis
+        N_NLL = 100 if SMOKE else 2000            # test points for the NLL
+        MM_STEPS = 100 if SMOKE else 20000        # multimarginal training steps
+        PATH_STEPS = 10 if SMOKE else 300         # path optimisation steps
     """),
     HELPERS,
     code('''
