@@ -8,9 +8,11 @@ gradient, optimiser update.
   `jaxrep.train.fit` (sampler -> `eqx.filter_value_and_grad` -> optax Adam -> `apply_updates`), fused
   `--steps-per-call` times in a `lax.scan` as `fit` does. Latent 64 = `KoopmanConfig(observables=63)`
   ($z = [u, g(u, u_x)]$, 1 + 63), observable MLP 64x2 (the peer's `mlp_hidden=64`, two hidden
-  layers). SPIKE is timed with 16 / 256 / 2000 Koopman base points (4 offsets), and also with the
-  previous ("before") Koopman loss, the straightforward form kept here: one
-  `jaxrep.koopman.propagate` per base point and `jax.jacfwd` for $\\nabla_x u$ inside $z$.
+  layers). SPIKE is timed with 16 / 256 / 2000 Koopman base points (4 offsets), and also with older
+  Koopman losses kept here (`--before`): `"previous"`, the two public losses called separately (so the
+  network runs at the base points twice) with $z$ from a `vmap` of jvps over the spatial basis, and
+  `"before"`, one `jaxrep.koopman.propagate` per base point and `jax.jacfwd` for $\\nabla_x u$ inside
+  $z$. The current loss is `koopman_losses` (shared $z$ at the base points, one `expm_stack`).
 - **PyTorch peer** (a subprocess, `--peer-python`): the SPIKE authors' own code
   (github.com/cair-philippines/spike, `--peer-src` = a checkout of it), imported and run unchanged:
   `spike.models.PINN` / `spike.models.SPIKE(embedding_dim=64, hidden_dim=128, num_layers=3)`,
@@ -18,6 +20,9 @@ gradient, optimiser update.
   n_boundary=200).train_step()`, timed per call. Medians over passes within a process, then over
   `--peer-procs` processes (torch has slow phases here); the peer processes alternate with rounds
   of the jaxrep passes, so both sides share the machine's busy and quiet phases.
+
+Times: wall clock per step and, for jaxrep, this process's CPU time per step (`time.process_time`,
+one XLA thread), which a machine shared with other jobs disturbs much less; ratios are within one run.
 
 Threads: one per side (`torch.set_num_threads(1)`, `set_num_interop_threads(1)`, `OMP_NUM_THREADS=1`
 against `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`).
@@ -40,6 +45,7 @@ Usage (run by hand, not in CI)::
 
     python benchmarks/spike_step.py --peer-python /tmp/torchvenv/bin/python --peer-src /tmp/spike_src
     python benchmarks/spike_step.py            # jaxrep only
+    python benchmarks/spike_step.py --koopman-points 16 256 2000 --before-points 256 --passes 8
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ from jaxrep.config import ModelConfig
 from jaxrep.koopman import propagate
 from jaxrep.pinn import problems
 from jaxrep.pinn._config import KoopmanConfig, SamplingConfig, SolveConfig
-from jaxrep.pinn._koopman_loss import koopman_generator_loss, l1_penalty
+from jaxrep.pinn._koopman_loss import koopman_expm_loss, koopman_generator_loss, l1_penalty
 from jaxrep.pinn._losses import make_loss_fn
 from jaxrep.pinn._sampling import make_sampler
 from jaxrep.pinn._solve import make_model
@@ -93,16 +99,34 @@ def _before_expm_loss(z, A, xs, ts, offsets):
     return jnp.mean(jax.vmap(one)(xs, ts))
 
 
-def _before_loss_fn(problem, weights):
-    """The SPIKE loss of `make_loss_fn(..., koopman=True, sparse=True)` built from the "before" pieces."""
+def _previous_z(model, x, t):
+    """`PINNModel.z` of the previous version: a `vmap` of `jax.jvp` over the spatial basis (also for
+    d = 1)."""
+    basis = jnp.eye(x.shape[0], dtype=x.dtype)
+    u, grad = jax.vmap(lambda v: jax.jvp(lambda y: model.field(y, t), (x,), (v,)), out_axes=(None, -1))(basis)
+    return model.observable(u, grad)
+
+
+def _before_loss_fn(problem, weights, version: str = "before"):
+    """The SPIKE loss of `make_loss_fn(..., koopman=True, sparse=True)` built from older pieces:
+
+    - `"before"`: one `propagate` per base point and `jacfwd` inside $z$ (two versions back);
+    - `"previous"`: `koopman_generator_loss` and `koopman_expm_loss` called separately (so $z$ at the
+      base points is computed twice, once with $\\partial_t$), with `_previous_z`.
+    """
     base = make_loss_fn(problem, weights, koopman=False, sparse=False)
 
     def loss_fn(model, batch, key):
         loss, aux = base(model, batch, key)
         A = model.A()
-        z = lambda x, t: _before_z(model, x, t)
-        gen = koopman_generator_loss(z, A, batch["x_k"], batch["t_k"])
-        exp = _before_expm_loss(z, A, batch["x_k"], batch["t_k"], batch["s_k"])
+        if version == "before":
+            z = lambda x, t: _before_z(model, x, t)
+            gen = koopman_generator_loss(z, A, batch["x_k"], batch["t_k"])
+            exp = _before_expm_loss(z, A, batch["x_k"], batch["t_k"], batch["s_k"])
+        else:
+            z = lambda x, t: _previous_z(model, x, t)
+            gen = koopman_generator_loss(z, A, batch["x_k"], batch["t_k"])
+            exp = koopman_expm_loss(z, A, batch["x_k"], batch["t_k"], batch["s_k"])
         loss = loss + weights.koopman * (gen + exp) + weights.l1 * l1_penalty(A)
         return loss, {**aux, "koopman_gen": gen, "koopman_expm": exp}
 
@@ -118,13 +142,14 @@ def _config(n_koopman: int) -> SolveConfig:
     )
 
 
-def _make_runner(problem, method: str, n_koopman: int, steps: int, before: bool = False):
-    """A jitted function advancing (model, opt_state, key) by `steps` training steps (as `fit` does)."""
+def _make_runner(problem, method: str, n_koopman: int, steps: int, before=False):
+    """A jitted function advancing (model, opt_state, key) by `steps` training steps (as `fit` does);
+    `before` = `False` (the current loss) or `"before"` / `"previous"` (see `_before_loss_fn`)."""
     cfg = _config(n_koopman)
     koopman = method == "spike"
     model = make_model(problem, cfg, koopman=koopman, key=jr.PRNGKey(0))
     if before:
-        loss_fn = _before_loss_fn(problem, cfg.weights)
+        loss_fn = _before_loss_fn(problem, cfg.weights, before)
     else:
         loss_fn = make_loss_fn(problem, cfg.weights, koopman=koopman, sparse=koopman)
     sampler = make_sampler(problem, cfg.sampling, koopman=koopman)
@@ -148,16 +173,16 @@ def _make_runner(problem, method: str, n_koopman: int, steps: int, before: bool 
     return run, carry, loss_fn, model, sampler
 
 
-def check_same_loss(problem, n_koopman: int = 64) -> dict:
-    """The new and the "before" SPIKE loss give the same value and gradients on one batch."""
+def check_same_loss(problem, n_koopman: int = 256, version: str = "previous") -> dict:
+    """The new and an older (`version`) SPIKE loss give the same value and gradients on one batch."""
     _, _, loss_new, model, sampler = _make_runner(problem, "spike", n_koopman, 1)
-    loss_old = _before_loss_fn(problem, _config(n_koopman).weights)
+    loss_old = _before_loss_fn(problem, _config(n_koopman).weights, version)
     batch = sampler(jr.PRNGKey(3), 0)
     vg = lambda f: eqx.filter_jit(eqx.filter_value_and_grad(lambda m: f(m, batch, None)[0]))(model)
     (v1, g1), (v2, g2) = vg(loss_new), vg(loss_old)
     leaves = lambda g: jax.tree_util.tree_leaves(eqx.filter(g, eqx.is_array))
     rel = max(float(jnp.max(jnp.abs(a - b)) / (jnp.max(jnp.abs(b)) + 1e-30)) for a, b in zip(leaves(g1), leaves(g2)))
-    return {"loss_new": float(v1), "loss_before": float(v2), "max_rel_grad_diff": rel}
+    return {"loss_new": float(v1), f"loss_{version}": float(v2), "max_rel_grad_diff": rel}
 
 
 def time_jaxrep(cases, steps: int, passes: int, between=None, rounds: int = 1) -> dict:
@@ -172,16 +197,21 @@ def time_jaxrep(cases, steps: int, passes: int, between=None, rounds: int = 1) -
         runners[name] = [run, carry]
         print(f"  compiled {name} in {time.perf_counter() - t0:.1f} s", flush=True)
     times = {name: [] for name in cases}
+    cpu = {name: [] for name in cases}
     for _ in range(rounds):
         if between is not None:
             between()
         for _ in range(passes):  # interleaved, so a busy phase of the machine hits every case alike
             for name, rc in runners.items():
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 rc[1], losses = jax.block_until_ready(rc[0](rc[1]))
                 times[name].append((time.perf_counter() - t0) / steps * 1e3)
+                cpu[name].append((time.process_time() - c0) / steps * 1e3)
                 assert bool(jnp.all(jnp.isfinite(losses))), name
-    return {name: {"median_ms": float(np.median(v)), "min_ms": float(np.min(v)), "passes_ms": v}
+    # CPU time of this process (one XLA thread): much less disturbed than wall time when other jobs
+    # share the cores, since time spent descheduled is not counted
+    return {name: {"median_ms": float(np.median(v)), "min_ms": float(np.min(v)),
+                   "cpu_median_ms": float(np.median(cpu[name])), "passes_ms": v, "cpu_passes_ms": cpu[name]}
             for name, v in times.items()}
 
 
@@ -251,17 +281,22 @@ def main():
     p.add_argument("--peer-passes", type=int, default=5)
     p.add_argument("--peer-procs", type=int, default=3)
     p.add_argument("--koopman-points", type=int, nargs="+", default=[16, 256, 2000])
-    p.add_argument("--no-before", action="store_true", help="skip the previous Koopman loss")
+    p.add_argument("--before", nargs="*", default=["previous"], choices=["previous", "before"],
+                   help="older Koopman losses to time beside the current one (none: --before)")
+    p.add_argument("--before-points", type=int, nargs="+", default=None,
+                   help="Koopman point counts for the older losses (default: all of --koopman-points)")
     p.add_argument("--out", default=None, help="write the results as JSON")
     args = p.parse_args()
 
     problem = problems.get("burgers")
-    print("same loss and gradients (new vs before):", check_same_loss(problem), flush=True)
+    for version in args.before:
+        print(f"same loss and gradients (new vs {version}):", check_same_loss(problem, version=version), flush=True)
     cases = {"jaxrep_pinn": ("pinn", 16, False)}
+    before_points = args.koopman_points if args.before_points is None else args.before_points
     for nk in args.koopman_points:
         cases[f"jaxrep_spike_k{nk}"] = ("spike", nk, False)
-        if not args.no_before:
-            cases[f"jaxrep_spike_k{nk}_before"] = ("spike", nk, True)
+        for version in args.before if nk in before_points else ():
+            cases[f"jaxrep_spike_k{nk}_{version}"] = ("spike", nk, version)
     peer_runs, between, rounds = [], None, 1
     if args.peer_python:
         if not args.peer_src:
@@ -278,14 +313,18 @@ def main():
     pinn = res["jaxrep_pinn"]["median_ms"]
     torch_pinn = res.get("torch_pinn", {}).get("median_ms")
     torch_spike = res.get("torch_spike", {}).get("median_ms")
-    print("\n| step | ms/step (median) | min | / jaxrep PINN | PyTorch / this |")
-    print("|---|---|---|---|---|")
+    cpu_pinn = res["jaxrep_pinn"]["cpu_median_ms"]
+    print("\n| step | ms/step (median, wall) | min | / jaxrep PINN | CPU ms/step (median) | / jaxrep PINN (CPU) "
+          "| PyTorch / this (wall) |")
+    print("|---|---|---|---|---|---|---|")
     for name, r in res.items():
         if not isinstance(r, dict) or "median_ms" not in r:
             continue
         peer = torch_spike if "spike" in name else torch_pinn
         vs = f"{peer / r['median_ms']:.2f}x" if peer and not name.startswith("torch") else "-"
-        print(f"| {name} | {r['median_ms']:.1f} | {r['min_ms']:.1f} | {r['median_ms'] / pinn:.2f} | {vs} |")
+        c = r.get("cpu_median_ms")
+        cpu_cols = f"{c:.1f} | {c / cpu_pinn:.2f}" if c is not None else "- | -"
+        print(f"| {name} | {r['median_ms']:.1f} | {r['min_ms']:.1f} | {r['median_ms'] / pinn:.2f} | {cpu_cols} | {vs} |")
     if torch_pinn and torch_spike:
         print(f"\nPyTorch SPIKE/PINN overhead: {torch_spike / torch_pinn:.2f}x")
     if args.out:

@@ -16,7 +16,8 @@ u = sol.predict(x, t, mode="koopman")                    # x (n, d), t (n,) -> (
 - `solve` / `PINNSolution`: training through `jaxrep.train.fit` (optimiser phases, e.g. Adam then
   L-BFGS) with resampled collocation points; `ConstraintConfig` (initial and boundary conditions built
   into the network), `CausalConfig` (causal weighting of the residual);
-- `koopman_generator_loss`, `koopman_expm_loss`, `l1_penalty`: the PIKE/SPIKE regularisers;
+- `koopman_generator_loss`, `koopman_expm_loss` (both at once: `koopman_losses`), `l1_penalty`: the
+  PIKE/SPIKE regularisers;
 - `relative_l2`, `sparsity`, `valid_prediction_time`, PDEBench-style `nrmse`, `frmse`, `boundary_rmse`,
   `max_abs_error`: the reported metrics; `persistence` / `damped_persistence`: the trivial forecasts
   every extrapolation is held against.
@@ -47,6 +48,7 @@ from ._config import SolveConfig as SolveConfig
 from ._koopman_loss import generator_residual as generator_residual
 from ._koopman_loss import koopman_expm_loss as koopman_expm_loss
 from ._koopman_loss import koopman_generator_loss as koopman_generator_loss
+from ._koopman_loss import koopman_losses as koopman_losses
 from ._koopman_loss import l1_penalty as l1_penalty
 from ._losses import balanced_loss as balanced_loss
 from ._losses import causal_residual as causal_residual

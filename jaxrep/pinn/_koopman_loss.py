@@ -10,6 +10,9 @@ $\partial_t z(x, t) = A\,z(x, t)$. Two losses enforce it:
   \|z(x, t + s_j) - e^{s_jA}z(x, t)\|^2$, which is what makes the Koopman rollout used for
   extrapolation accurate over finite horizons (and unconditionally stable to integrate).
 
+The training loss evaluates both on the same base points with `koopman_losses`, which runs the
+network at each base point once for both terms.
+
 SPIKE adds $\lambda\|A\|_1 = \lambda\sum_{ij}|A_{ij}|$ for a sparse, parsimonious generator.
 
 **References:** the SPIKE paper (Sparse Physics-Informed Koopman-Enhanced PINNs), see
@@ -76,6 +79,43 @@ def koopman_expm_loss(
     zs = jax.vmap(lambda x, t: jax.vmap(lambda s: z(x, t + s))(shifts))(xs, ts)  # (n, m + 1, dim)
     pred = jnp.einsum("mde,ne->nmd", mats, zs[:, 0], precision=_HIGHEST)
     return jnp.mean(jnp.sum((zs[:, 1:] - pred) ** 2, axis=-1))
+
+
+def koopman_losses(
+    z: LatentFn,
+    A: Float[Array, "dim dim"],
+    xs: Float[Array, "n d"],
+    ts: Float[Array, " n"],
+    offsets: Float[Array, " m"],
+) -> tuple[Float[Array, ""], Float[Array, ""]]:
+    r"""Both Koopman losses on the same base points, `(koopman_generator_loss, koopman_expm_loss)`,
+    with $z$ and $\partial_t z$ at the base points computed once.
+
+    $$\mathcal L_{\text{gen}} = \operatorname{mean}_i\|\partial_t z(x_i, t_i) - Az(x_i, t_i)\|^2,
+    \qquad \mathcal L_{\exp} = \operatorname{mean}_{i,j}\|z(x_i, t_i + s_j) - e^{s_jA}z(x_i, t_i)\|^2.$$
+
+    Equal (to rounding) to calling the two functions separately, at less cost: one `jax.jvp` in $t$
+    per base point gives $z(x_i, t_i)$ and $\partial_t z(x_i, t_i)$ together, and the same
+    $z(x_i, t_i)$ feeds the exponential term, so the network runs at the base points once (not once
+    per loss) and at the $nm$ shifted points $(x_i, t_i + s_j)$ as one flat batch. The $m$
+    exponentials come from one `expm_stack` call. This is what the PIKE/SPIKE loss of
+    `make_loss_fn` uses.
+
+    **Arguments:** latent function `z(x, t) -> (dim,)`, generator `A (dim, dim)`, base points
+    `xs (n, d)`, `ts (n,)`, offsets `(m,)`.
+
+    **Returns:** `(generator loss, exponential loss)`, two scalars.
+    """
+    ts = jnp.asarray(ts)
+    offsets = jnp.asarray(offsets, ts.dtype)
+    n, m = ts.shape[0], offsets.shape[0]
+    z0, z0_t = jax.vmap(lambda x, t: jax.jvp(lambda s: z(x, s), (t,), (jnp.ones_like(t),)))(xs, ts)
+    gen = jnp.mean(jnp.sum((z0_t - jnp.einsum("de,ne->nd", A, z0, precision=_HIGHEST)) ** 2, axis=-1))
+    mats = expm_stack(A, offsets)  # (m, dim, dim)
+    shifted = jax.vmap(z)(jnp.repeat(xs, m, axis=0), (ts[:, None] + offsets[None, :]).reshape(-1))
+    pred = jnp.einsum("mde,ne->nmd", mats, z0, precision=_HIGHEST)
+    expm = jnp.mean(jnp.sum((shifted.reshape(n, m, -1) - pred) ** 2, axis=-1))
+    return gen, expm
 
 
 def l1_penalty(A: Float[Array, "dim dim"]) -> Float[Array, ""]:

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ._config import BalanceConfig, CausalConfig, LossWeights, RADConfig
-from ._koopman_loss import koopman_expm_loss, koopman_generator_loss, l1_penalty
+from ._koopman_loss import koopman_losses, l1_penalty
 from ._problem import AbstractProblem
 
 
@@ -132,8 +132,8 @@ def make_loss_fn(
         extra = 0.0
         if koopman:
             A = model.A()
-            aux["koopman_gen"] = koopman_generator_loss(model.z, A, batch["x_k"], batch["t_k"])
-            aux["koopman_expm"] = koopman_expm_loss(model.z, A, batch["x_k"], batch["t_k"], batch["s_k"])
+            aux["koopman_gen"], aux["koopman_expm"] = koopman_losses(
+                model.z, A, batch["x_k"], batch["t_k"], batch["s_k"])
             out["koopman"] = weights.koopman * (aux["koopman_gen"] + aux["koopman_expm"])
             aux["A_l1"] = l1_penalty(A)
             if sparse:
