@@ -67,14 +67,15 @@ def _refit_layer(layer, new_basis, x):
 def _refit_coeffs(layer, new_basis, x):
     targets = jax.vmap(layer.spline_values)(x)  # (N, in, out)
     design = jax.vmap(new_basis)(x)  # (N, in, K')
+    return jax.vmap(_lstsq, in_axes=(1, 1))(design, targets).astype(layer.coeffs.dtype)
 
-    def solve(a, t):
-        # Column equilibration: monomial and wide-range columns differ by orders of magnitude.
-        norms = jnp.linalg.norm(a, axis=0)
-        norms = jnp.where(norms > 0, norms, 1)
-        return jnp.linalg.lstsq(a / norms, t)[0] / norms[:, None]
 
-    return jax.vmap(solve, in_axes=(1, 1))(design, targets).astype(layer.coeffs.dtype)
+def _lstsq(a, t):
+    """Minimum-norm least squares `a @ c ~ t` with column equilibration (monomial and wide-range
+    columns differ by orders of magnitude; columns without data get zero coefficients)."""
+    norms = jnp.linalg.norm(a, axis=0)
+    norms = jnp.where(norms > 0, norms, 1)
+    return jnp.linalg.lstsq(a / norms, t)[0] / norms[:, None]
 
 
 @eqx.filter_jit
@@ -179,13 +180,7 @@ def _projection(layer, new_basis, x):
     x = x.astype(layer.coeffs.dtype)
     old = jax.vmap(layer.basis)(x)  # (N, in, K)
     design = jax.vmap(new_basis)(x)  # (N, in, K')
-
-    def solve(a, b):
-        norms = jnp.linalg.norm(a, axis=0)
-        norms = jnp.where(norms > 0, norms, 1)
-        return jnp.linalg.lstsq(a / norms, b)[0] / norms[:, None]
-
-    return jax.vmap(solve, in_axes=(1, 1))(design, old).astype(layer.coeffs.dtype)
+    return jax.vmap(_lstsq, in_axes=(1, 1))(design, old).astype(layer.coeffs.dtype)
 
 
 def _carry_opt_state(opt_state, old_model, new_model, proj):
