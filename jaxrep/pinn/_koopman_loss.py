@@ -74,11 +74,17 @@ def koopman_expm_loss(
     """
     ts = jnp.asarray(ts)
     offsets = jnp.asarray(offsets, ts.dtype)
-    mats = expm_stack(A, offsets)  # (m, dim, dim)
     shifts = jnp.concatenate([jnp.zeros((1,), offsets.dtype), offsets])  # t + 0 == t exactly
     zs = jax.vmap(lambda x, t: jax.vmap(lambda s: z(x, t + s))(shifts))(xs, ts)  # (n, m + 1, dim)
-    pred = jnp.einsum("mde,ne->nmd", mats, zs[:, 0], precision=_HIGHEST)
-    return jnp.mean(jnp.sum((zs[:, 1:] - pred) ** 2, axis=-1))
+    return _expm_mse(A, offsets, zs[:, 0], zs[:, 1:])
+
+
+def _expm_mse(A, offsets, z0, shifted):
+    r"""$\operatorname{mean}_{i,j}\|z_{ij} - e^{s_jA}z_i\|^2$ for base latents `z0 (n, dim)` and shifted
+    latents `shifted (n, m, dim)`; the $m$ exponentials as one `expm_stack`."""
+    mats = expm_stack(A, offsets)  # (m, dim, dim)
+    pred = jnp.einsum("mde,ne->nmd", mats, z0, precision=_HIGHEST)
+    return jnp.mean(jnp.sum((shifted - pred) ** 2, axis=-1))
 
 
 def koopman_losses(
@@ -111,11 +117,8 @@ def koopman_losses(
     n, m = ts.shape[0], offsets.shape[0]
     z0, z0_t = jax.vmap(lambda x, t: jax.jvp(lambda s: z(x, s), (t,), (jnp.ones_like(t),)))(xs, ts)
     gen = jnp.mean(jnp.sum((z0_t - jnp.einsum("de,ne->nd", A, z0, precision=_HIGHEST)) ** 2, axis=-1))
-    mats = expm_stack(A, offsets)  # (m, dim, dim)
     shifted = jax.vmap(z)(jnp.repeat(xs, m, axis=0), (ts[:, None] + offsets[None, :]).reshape(-1))
-    pred = jnp.einsum("mde,ne->nmd", mats, z0, precision=_HIGHEST)
-    expm = jnp.mean(jnp.sum((shifted.reshape(n, m, -1) - pred) ** 2, axis=-1))
-    return gen, expm
+    return gen, _expm_mse(A, offsets, z0, shifted.reshape(n, m, -1))
 
 
 def l1_penalty(A: Float[Array, "dim dim"]) -> Float[Array, ""]:
