@@ -15,6 +15,14 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # ~1.6x faster on the 2-core CPU, with identical metrics. Set through the environment so that notebook
 # kernels and subprocesses inherit it; `JAX_DISABLE_MOST_OPTIMIZATIONS=0` restores full optimisation.
 os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
+# XLA:CPU's newer fusion emitters (MLIR) take most of the remaining compile time of these small programs:
+# with `--xla_cpu_use_fusion_emitters=false` (the classic LLVM IR emitters, same operations, same results)
+# a small SPIKE solve needed ~40% less CPU time on the 2-core VM (`tests/test_pinn_solve.py`: 84 s -> 52 s
+# of CPU). Subprocesses that set their own XLA_FLAGS (virtual devices) start from JAXREP_TEST_XLA_FLAGS.
+# `JAXREP_TEST_XLA_FLAGS=` (empty) keeps XLA's defaults.
+os.environ.setdefault("JAXREP_TEST_XLA_FLAGS", "--xla_cpu_use_fusion_emitters=false")
+if os.environ["JAXREP_TEST_XLA_FLAGS"] not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f'{os.environ.get("XLA_FLAGS", "")} {os.environ["JAXREP_TEST_XLA_FLAGS"]}'.strip()
 
 if os.environ.get("JAXREP_TEST_JAX_CACHE", "1") != "0" and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     import tempfile

@@ -334,7 +334,8 @@ _REPLICATED_REFIT = textwrap.dedent("""
 
 def test_grid_refits_of_a_model_replicated_over_two_devices():
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update(JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    devices = os.environ.get("JAXREP_TEST_XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
+    env.update(JAX_PLATFORMS="cpu", XLA_FLAGS=devices.strip())
     # A regression hangs: the timeout turns it into a failure.
     out = subprocess.run([sys.executable, "-c", _REPLICATED_REFIT], capture_output=True, text=True,
                          env=env, timeout=120)

@@ -45,6 +45,8 @@ def _launch(out: pathlib.Path, *args, n: int = 2) -> list[subprocess.Popen]:
     out.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env["JAX_PLATFORMS"] = "cpu"  # CPU collectives also on a GPU machine
+    if os.environ.get("JAXREP_TEST_XLA_FLAGS"):  # the suite's compile-time flags (conftest.py)
+        env["XLA_FLAGS"] = os.environ["JAXREP_TEST_XLA_FLAGS"]
     port = _free_port()
     procs = []
     for i in range(n):

@@ -9,6 +9,7 @@ data-parallel cells take their multi-device branch). In smoke mode every figure 
 """
 
 import json
+import os
 import pathlib
 import shutil
 import sys
@@ -54,7 +55,8 @@ def python3_kernel(tmp_path, monkeypatch):
 def test_notebook_runs_in_smoke_mode(path, python3_kernel, monkeypatch):
     monkeypatch.setenv("JAXREP_SMOKE", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    devices = os.environ.get("JAXREP_TEST_XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
+    monkeypatch.setenv("XLA_FLAGS", devices.strip())
     monkeypatch.setenv("JAX_PLATFORMS", "cpu")
     figures = NOTEBOOK_DIR / "_smoke" / path.stem
     shutil.rmtree(figures, ignore_errors=True)

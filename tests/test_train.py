@@ -23,13 +23,16 @@ def _cpu_env():
     """Environment for a subprocess that emulates several devices on the host CPU (also on a GPU machine)."""
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env["JAX_PLATFORMS"] = "cpu"
+    if os.environ.get("JAXREP_TEST_XLA_FLAGS"):  # the suite's compile-time flags (conftest.py)
+        env["XLA_FLAGS"] = os.environ["JAXREP_TEST_XLA_FLAGS"]
     return env
 
 
 def _run_snippet(code: str, n_devices: int):
     """Run `code` in a fresh interpreter with `n_devices` virtual CPU devices."""
     env = _cpu_env()
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={n_devices}"
+    devices = os.environ.get("JAXREP_TEST_XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={n_devices}"
+    env["XLA_FLAGS"] = devices.strip()
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
 
 

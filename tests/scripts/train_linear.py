@@ -22,7 +22,8 @@ parser.add_argument("--phases", action="store_true")
 args = parser.parse_args()
 
 if args.mesh:
-    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={args.mesh}"
+    os.environ["XLA_FLAGS"] = (f"{os.environ.get('XLA_FLAGS', '')} "
+                                f"--xla_force_host_platform_device_count={args.mesh}").strip()
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
