@@ -23,6 +23,11 @@ from ._pinn_nets import rwf_factorize as rwf_factorize
 # --- KAN family ---
 from . import basis as basis
 from ._fourier_kan import FourierKAN as FourierKAN
+from ._grkan import GRKAN as GRKAN
+from ._grkan import GroupRational as GroupRational
+from ._grkan import KATBlock as KATBlock
+from ._grkan import TransformerBlock as TransformerBlock
+from ._grkan import group_rational as group_rational
 from ._grid import refine_grid as refine_grid
 from ._grid import refit_layer as refit_layer
 from ._grid import update_grid as update_grid

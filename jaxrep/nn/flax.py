@@ -1,4 +1,4 @@
-"""Flax NNX adapters: `KANLayer` and `KAN` as `flax.nnx` modules over the same pure basis functions.
+"""Flax NNX adapters: `KANLayer`, `KAN` and `GRKAN` as `flax.nnx` modules over the same pure basis functions.
 
 Drop them into Flax codebases like any `nnx.Module` (`nnx.Rngs` for initialisation, `nnx.Param` for the
 trainable coefficients). Grids and other basis state live in `KANGrid` variables, which are not
@@ -20,9 +20,9 @@ import jax.numpy as jnp
 from flax import nnx
 from jaxtyping import Array, Float
 
-from . import _kan
+from . import _grkan, _kan
 
-__all__ = ["KAN", "KANGrid", "KANLayer"]
+__all__ = ["GRKAN", "KAN", "KANGrid", "KANLayer"]
 
 
 class KANGrid(nnx.Variable):
@@ -154,3 +154,69 @@ class KAN(nnx.Module):
         for layer in self.layers:
             x = layer(x)
         return x
+
+
+class GRKAN(nnx.Module):
+    r"""Flax NNX GR-KAN layer, $y = W F(x) + c$ with the group-rational $F$ of `jaxrep.nn.GRKAN`.
+
+    Same arguments, initialisation and math as `jaxrep.nn.GRKAN`, with `rngs: nnx.Rngs` in place of
+    `key`. The rational coefficients, `weight` and `bias` are `nnx.Param`s (all trained). Unlike the
+    Equinox module (single sample, vmap for batches) it follows Flax's convention and accepts any
+    leading batch axes: input `(..., in_features)`, output `(..., out_features)`.
+    `GRKAN.from_equinox(layer)` / `.to_equinox()` convert both ways (same arrays).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        groups: int = 8,
+        numerator_degree: int = 5,
+        denominator_degree: int = 4,
+        init: str = "gelu",
+        use_bias: bool = True,
+        *,
+        rngs: nnx.Rngs | None = None,
+        equinox_layer: _grkan.GRKAN | None = None,
+    ):
+        if equinox_layer is None:
+            if rngs is None:
+                raise ValueError("rngs must be an nnx.Rngs (or pass equinox_layer=...)")
+            equinox_layer = _grkan.GRKAN(in_features, out_features, groups, numerator_degree,
+                                         denominator_degree, init, use_bias, key=rngs.params())
+        layer = equinox_layer
+        self.in_features = layer.in_features
+        self.out_features = layer.out_features
+        self.groups = layer.rational.groups
+        self.numerator = nnx.Param(layer.rational.numerator)
+        self.denominator = nnx.Param(layer.rational.denominator)
+        self.weight = nnx.Param(layer.weight)
+        self.bias = None if layer.bias is None else nnx.Param(layer.bias)
+
+    @classmethod
+    def from_equinox(cls, layer: _grkan.GRKAN) -> "GRKAN":
+        """The Flax layer holding `layer`'s arrays."""
+        if not isinstance(layer, _grkan.GRKAN):
+            raise TypeError(f"layer must be a jaxrep.nn.GRKAN, got {type(layer).__name__}")
+        return cls(layer.in_features, layer.out_features, equinox_layer=layer)
+
+    def to_equinox(self) -> _grkan.GRKAN:
+        """The equivalent `jaxrep.nn.GRKAN` (arrays shared, no copy)."""
+        numerator, denominator = self.numerator[...], self.denominator[...]
+        rational = _grkan.GroupRational(self.in_features, self.groups, numerator.shape[1] - 1,
+                                        denominator.shape[1], numerator=numerator, denominator=denominator,
+                                        dtype=numerator.dtype)
+        layer = object.__new__(_grkan.GRKAN)
+        fields = {"rational": rational, "weight": self.weight[...],
+                  "bias": None if self.bias is None else self.bias[...],
+                  "in_features": self.in_features, "out_features": self.out_features}
+        for k, v in fields.items():
+            object.__setattr__(layer, k, v)
+        return layer
+
+    def __call__(self, x: Float[Array, "... in_features"]) -> Float[Array, "... out_features"]:
+        x = jnp.asarray(x)
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"flax GRKAN expects x of shape (..., {self.in_features}), got {x.shape}")
+        y = _grkan.group_rational(x, self.numerator[...], self.denominator[...]) @ self.weight[...].T
+        return y if self.bias is None else y + self.bias[...]
