@@ -54,13 +54,16 @@ class PhaseConfig:
 
     Unset (`null`) fields take the value of the enclosing `train` section. `lbfgs` is `optax.lbfgs`
     with its zoom line search (at most `linesearch_steps` evaluations a step, `memory_size` pairs; no
-    learning rate). `resample`: fresh collocation points every step (default) or one fixed set drawn at
-    the phase start (the default for `lbfgs`, whose line search needs a deterministic objective).
+    learning rate). `bfgs` is `jaxrep.train.bfgs`: dense quasi-Newton (an $n\times n$ inverse Hessian, so
+    for networks of a few thousand parameters) with the same line search and the update `scaling`
+    (`ssbroyden`, `ssbfgs` or `none`). `resample`: fresh collocation points every step (default) or one
+    fixed set drawn at the phase start (the default for `lbfgs` and `bfgs`, whose line search needs a
+    deterministic objective).
     `n_residual`: PDE tasks only, the number of residual points of this phase (default
     `sampling.n_residual`).
     """
 
-    optimizer: Literal["adam", "adamw", "sgd", "lion", "soap", "lbfgs"] = "adam"
+    optimizer: Literal["adam", "adamw", "sgd", "lion", "soap", "lbfgs", "bfgs"] = "adam"
     steps: int = 1000
     learning_rate: Optional[float] = None
     schedule: Optional[Literal["constant", "cosine", "exponential"]] = None
@@ -70,6 +73,7 @@ class PhaseConfig:
     n_residual: Optional[int] = None
     memory_size: int = 50  # optax default is 10; 50 reached 3.4x lower error on Burgers (BENCHMARKS.md)
     linesearch_steps: int = 20
+    scaling: Literal["ssbroyden", "ssbfgs", "none"] = "ssbroyden"  # bfgs only
 
     def __post_init__(self):
         if self.steps < 1:
@@ -185,6 +189,12 @@ def make_phases(cfg: TrainConfig) -> list:
         if ph.optimizer == "lbfgs":
             ls = optax.scale_by_zoom_linesearch(max_linesearch_steps=ph.linesearch_steps)
             opt = optax.lbfgs(memory_size=ph.memory_size, linesearch=ls)
+            resample = False if ph.resample is None else ph.resample
+        elif ph.optimizer == "bfgs":
+            from .train import bfgs
+
+            ls = optax.scale_by_zoom_linesearch(max_linesearch_steps=ph.linesearch_steps)
+            opt = bfgs(scaling=ph.scaling, linesearch=ls)
             resample = False if ph.resample is None else ph.resample
         else:
             over = {k: getattr(ph, k) for k in ("learning_rate", "schedule", "warmup_steps", "decay_rate")

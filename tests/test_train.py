@@ -137,6 +137,28 @@ def test_lbfgs_phase_reaches_least_squares_optimum(getkey):
     assert list(h["step"]) == list(range(1, 36))
 
 
+def test_bfgs_phase_from_config_reaches_least_squares_optimum(getkey):
+    # `train.phases: [{optimizer: adam}, {optimizer: bfgs}]` as the config layer builds it: the dense
+    # quasi-Newton phase (fixed batch, zoom line search) lands on the normal-equations solution of the
+    # quadratic objective, and its state holds the full 4 x 4 inverse-Hessian approximation.
+    from jaxrep.config import PhaseConfig, TrainConfig, make_phases
+
+    X, Y = _linear_problem(getkey(), 128)
+    model = jaxrep.nn.MLP(3, 1, 8, 0, key=getkey())
+    cfg = TrainConfig(phases=(PhaseConfig("adam", 5, learning_rate=1e-2), PhaseConfig("bfgs", 15)))
+    phases = [ph for ph, _ in make_phases(cfg)]
+    assert phases[1].resample is False
+    state = phases[1].optimizer.init(eqx.filter(model, eqx.is_inexact_array))
+    assert any(getattr(leaf, "shape", None) == (4, 4) for leaf in jax.tree_util.tree_leaves(state))
+    full = lambda key, step: (X, Y)  # noqa: E731
+    m, h = jaxrep.train.fit(model, _mse, full, phases=phases, key=getkey(), steps_per_call=5, progress=False)
+    A = np.concatenate([np.asarray(X), np.ones((X.shape[0], 1))], 1)
+    coef = np.linalg.lstsq(A, np.asarray(Y), rcond=None)[0][:, 0]
+    got = np.concatenate([np.asarray(m.layers[0].weight).ravel(), np.asarray(m.layers[0].bias)])
+    assert np.max(np.abs(got - coef)) < 1e-4
+    assert list(h["step"]) == list(range(1, 21))
+
+
 def test_stateful_loss_state_is_checkpointed_and_resumed(tmp_path, getkey):
     # loss_state (e.g. adaptive loss weights) lives in the TrainState: a run cut at a checkpoint and
     # resumed equals the uninterrupted one, and the state really evolves (an EMA of the loss here).

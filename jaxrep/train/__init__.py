@@ -13,5 +13,7 @@ from ._fit import fit as fit
 from ._sharding import make_mesh as make_mesh
 from ._sharding import replicate as replicate
 from ._sharding import shard_batch as shard_batch
+from ._bfgs import bfgs as bfgs
+from ._bfgs import scale_by_bfgs as scale_by_bfgs
 from ._soap import soap as soap
 from ._state import TrainState as TrainState
