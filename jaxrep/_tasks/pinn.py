@@ -12,6 +12,7 @@ causal: {chunks: 0}                             # > 0: causal weighting over tha
 balance: {every: 0, method: grad_norm}           # every > 0: adaptive term weights (grad_norm or ntk) every N steps
 rad: {every: 0, pool: 4, k: 1.0, c: 1.0}        # every > 0: redraw residual points by |r|^k every N steps
 marching: {windows: 1}                          # > 1: time marching, one network per time window
+precision: float32                              # float64: train and evaluate in double precision
 sampling: {n_residual: 1024}
 koopman: {observables: 8}
 weights: {physics: 1, initial: 10, boundary: 1, koopman: 0.1, l1: 0.01}
@@ -28,6 +29,7 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import jax
 import jax.random as jr
 
 from ..config import ModelConfig, TrainConfig, make_phases
@@ -72,6 +74,9 @@ class Config:
     balance: BalanceConfig = field(default_factory=BalanceConfig)
     rad: RADConfig = field(default_factory=RADConfig)
     marching: MarchingConfig = field(default_factory=MarchingConfig)
+    # float64: the whole run (parameters, points, training, evaluation) in double precision. Dense
+    # quasi-Newton phases (`optimizer: bfgs`) need it to go below a loss of ~1e-6 (BENCHMARKS.md).
+    precision: Literal["float32", "float64"] = "float32"
 
     def __post_init__(self):
         solve_config(self)  # validates the combination (e.g. causal.chunks against sampling.n_residual)
@@ -118,6 +123,13 @@ def save_figures(sol, run_dir) -> list[str]:
 
 
 def run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> dict:
+    if cfg.precision == "float64":
+        with jax.enable_x64(True):
+            return _run(cfg, run_dir, resume=resume, progress=progress)
+    return _run(cfg, run_dir, resume=resume, progress=progress)
+
+
+def _run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> dict:
     problem = problems.get(cfg.problem.name, **cfg.problem.params)
     sol = solve(problem, cfg.method, solve_config(cfg), key=jr.PRNGKey(cfg.train.seed),
                 phases=solve_phases(cfg, problem), run_dir=run_dir, resume=resume, progress=progress)

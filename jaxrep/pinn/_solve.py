@@ -88,13 +88,18 @@ def make_model(problem: AbstractProblem, cfg: SolveConfig, *, koopman: bool, key
 # evaluation
 
 
+def _float():
+    """JAX's default float dtype (float64 under `jax_enable_x64`), as a numpy dtype."""
+    return np.dtype(jnp.result_type(float))
+
+
 def spatial_grid(problem: AbstractProblem, n_x: int, n_x_2d: int) -> tuple[np.ndarray, tuple[int, ...]]:
     """Tensor grid of the box: `(xs (n_points, d), shape)`; a single empty point for ODEs."""
     d = problem.spatial_dim
     if d == 0:
-        return np.zeros((1, 0), np.float32), ()
+        return np.zeros((1, 0), _float()), ()
     n = n_x if d == 1 else n_x_2d
-    axes = [np.linspace(lo, hi, n, dtype=np.float32) for lo, hi in zip(problem.lower, problem.upper)]
+    axes = [np.linspace(lo, hi, n, dtype=_float()) for lo, hi in zip(problem.lower, problem.upper)]
     mesh = np.meshgrid(*axes, indexing="ij")
     return np.stack([m.ravel() for m in mesh], -1), tuple([n] * d)
 
@@ -145,7 +150,7 @@ def evaluate(model: PINNModel, problem: AbstractProblem, cfg: SolveConfig) -> di
         mask = problem.in_train_box(xs)
         out.update(train_box=problem.train_box, train_box_mask=mask)
     for w in (problem.train_window, *problem.extrapolation_windows):
-        ts = np.linspace(w[0], w[1], cfg.eval.n_t, dtype=np.float32)
+        ts = np.linspace(w[0], w[1], cfg.eval.n_t, dtype=_float())
         ts_j = jnp.asarray(ts)
         entry = {
             "window": w,
