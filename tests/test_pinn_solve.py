@@ -1,5 +1,8 @@
 """`jaxrep.pinn.solve`: accuracy on heat, PIKE/SPIKE prediction modes, metrics, KAN backbone, errors."""
 
+import dataclasses
+
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -119,3 +122,32 @@ def test_bad_input_errors(getkey):
         SamplingConfig(n_residual=0)
     with pytest.raises(ValueError, match="weights.l1"):
         LossWeights(l1=-1.0)
+
+
+def test_staged_spike_trains_the_network_then_the_koopman_parts_alone(monkeypatch, getkey):
+    # koopman.staged_steps > 0: fit 1 trains the network on the PINN loss (the generator and observables
+    # receive no update), fit 2 trains the generator and observables with the network frozen.
+    from jaxrep.pinn import KoopmanConfig, _solve
+
+    calls = []
+    real_fit = _solve.fit
+
+    def spy(model, *args, **kwargs):
+        out = real_fit(model, *args, **kwargs)
+        calls.append((model, out[0]))
+        return out
+
+    monkeypatch.setattr(_solve, "fit", spy)
+    cfg = dataclasses.replace(_tiny(40), koopman=KoopmanConfig(staged_steps=20))  # logs every 10 steps
+    sol = jrp.pinn.solve(problems.get("heat"), "spike", cfg, key=getkey(), phases=_adam(20), progress=False)
+    leaves = lambda m: jax.tree_util.tree_leaves(eqx.filter(m, eqx.is_array))  # noqa: E731
+    same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(leaves(a), leaves(b)))  # noqa: E731
+    (start1, end1), (start2, end2) = calls
+    assert same(start1.generator, end1.generator) and same(start1.observable, end1.observable)
+    assert not same(start1.field, end1.field)
+    assert same(start2.field, end2.field) and same(end1.field, end2.field)
+    assert not same(start2.generator, end2.generator) and not same(start2.observable, end2.observable)
+    assert list(sol.history["stage"]) == [0, 0, 1, 1] and list(sol.history["step"]) == [10, 20, 30, 40]
+    assert "koopman_gen" in sol.history and "rel_l2_extrapolation_koopman" in sol.metrics
+    with pytest.raises(ValueError, match="koopman.staged_steps"):
+        KoopmanConfig(staged_steps=-1)

@@ -45,6 +45,13 @@ class KoopmanConfig:
     whenever $u_t$ at a point is not a function of $u$ there alone (advection, Burgers: $u u_x$ is
     then one observable and $\\dot u$ a sparse row of $A$); it is ignored by ODEs. `generator` is the
     `jaxrep.koopman.Generator` parametrisation, initialised with spectral radius `init_scale`.
+
+    `staged_steps`: 0 (default) trains the network and the Koopman parts jointly on the PIKE/SPIKE loss,
+    as the SPIKE paper does. $N > 0$ trains in two stages: first the network alone on the PINN loss
+    (every optimiser phase), then the observables $g$ and the generator $A$ alone for $N$ Adam steps
+    (learning rate `staged_learning_rate`, fresh Koopman points every step) on the Koopman terms
+    (and the L1 penalty for SPIKE), the network frozen. The in-window solution is then the PINN's; the
+    Koopman rollout is fitted to it rather than pulling it away from the PDE (BENCHMARKS.md).
     """
 
     observables: int = 8
@@ -53,6 +60,8 @@ class KoopmanConfig:
     use_gradient: bool = True
     generator: Literal["dense", "stable", "skew", "eig"] = "dense"
     init_scale: float = 0.1
+    staged_steps: int = 0
+    staged_learning_rate: float = 1e-3
 
     def __post_init__(self):
         if self.observables < 0:
@@ -61,6 +70,10 @@ class KoopmanConfig:
             raise ValueError(f"koopman.width_size must be >= 1 and depth >= 0, got {self.width_size}, {self.depth}")
         if self.init_scale < 0:
             raise ValueError(f"koopman.init_scale must be >= 0, got {self.init_scale}")
+        if self.staged_steps < 0:
+            raise ValueError(f"koopman.staged_steps must be >= 0, got {self.staged_steps}")
+        if not self.staged_learning_rate > 0:
+            raise ValueError(f"koopman.staged_learning_rate must be > 0, got {self.staged_learning_rate}")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ from ..train import Phase, fit
 from ._baselines import baseline_metrics
 from ._config import SolveConfig
 from ._constraints import HardConstraint, periodic_periods
-from ._losses import make_loss_fn, rad_state
+from ._koopman_loss import koopman_losses
+from ._losses import l1_penalty, make_loss_fn, rad_state
 from ._marching import MarchedModel, window_edges, window_problem
 from ._metrics import relative_l2, sparsity, standard_metrics, valid_prediction_time
 from ._model import Observable, PINNField, PINNModel
@@ -301,10 +302,48 @@ def default_phases(steps: int = 3000, learning_rate: float = 3e-3, decay_rate: f
 
 
 def _train(problem, method, cfg, key, phases, run_dir, resume, progress, desc):
-    """Build and `fit` one PINN / PIKE / SPIKE model on `problem`'s training window."""
+    """Build and `fit` one PINN / PIKE / SPIKE model on `problem`'s training window (in two stages with
+    `cfg.koopman.staged_steps > 0`, see `KoopmanConfig`)."""
     koopman, sparse = _check_method(method)
+    staged = koopman and cfg.koopman.staged_steps > 0
     k_model, k_train = jr.split(key)
     model = make_model(problem, cfg, koopman=koopman, key=k_model)
+    if staged:  # stage 1: the network on the PINN loss (the Koopman parts get no gradient)
+        model, history = _fit_network(problem, cfg, model, k_train, phases, run_dir, resume, progress, desc,
+                                      koopman=False, sparse=False)
+        k_train = jr.fold_in(k_train, 1)
+        where = {}
+        if run_dir is not None:
+            where = dict(checkpoint_dir=run_dir / "koopman" / "checkpoints",
+                         metrics_path=run_dir / "koopman" / "metrics.jsonl")
+        phase = Phase(optax.adam(cfg.koopman.staged_learning_rate), cfg.koopman.staged_steps, name="koopman")
+        model, h2 = fit(model, _koopman_stage_loss(cfg, sparse), make_sampler(problem, cfg.sampling, koopman=True),
+                        phases=[phase], key=k_train, resume=resume, progress=progress, desc=desc + " / Koopman",
+                        **where, **cfg.fit.kwargs())
+        history = _merge_histories([history, h2])
+        history["stage"] = history.pop("window")
+        return model, history
+    return _fit_network(problem, cfg, model, k_train, phases, run_dir, resume, progress, desc,
+                        koopman=koopman, sparse=sparse)
+
+
+def _koopman_stage_loss(cfg, sparse: bool):
+    """Stage 2 of a staged PIKE/SPIKE fit: the Koopman terms (+ L1) with the network frozen."""
+    w = cfg.weights
+
+    def loss(model, batch, key):
+        frozen = jax.tree_util.tree_map(lambda a: jax.lax.stop_gradient(a) if eqx.is_array(a) else a, model.field)
+        model = eqx.tree_at(lambda m: m.field, model, frozen)
+        A = model.A()
+        gen, expm = koopman_losses(model.z, A, batch["x_k"], batch["t_k"], batch["s_k"])
+        l1 = l1_penalty(A)
+        value = w.koopman * (gen + expm) + (w.l1 * l1 if sparse else 0.0)
+        return value, {"koopman_gen": gen, "koopman_expm": expm, "A_l1": l1}
+
+    return loss
+
+
+def _fit_network(problem, cfg, model, k_train, phases, run_dir, resume, progress, desc, *, koopman, sparse):
     con = cfg.constraints
     loss_fn = make_loss_fn(problem, cfg.weights, koopman=koopman, sparse=sparse, hard_initial=con.initial,
                            hard_boundary=con.boundary, causal=cfg.causal, balance=cfg.balance, rad=cfg.rad)
