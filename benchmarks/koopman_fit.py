@@ -1,21 +1,29 @@
-"""Koopman estimator fit time and accuracy: the kooplearn JOSS protocol.
+"""Koopman estimator fit time and accuracy: the kooplearn JOSS protocol, side by side.
 
 Lorenz-63 (sigma=10, rho=28, beta=8/3) sampled every dt = 0.01 after a burn-in, standardised; 5000
 training pairs (x_t, x_{t+1}) and the next 1000 as test pairs; rank 25, Gaussian kernel (length scale
-`--length-scale` on the standardised data), Tikhonov reg 1e-6, float64. Reports the fit time (best of
-`--repeats` warm calls, compile excluded, plus the first call with compile) and the one-step test RMSE
-(in standardised units) of
+`--length-scale` on the standardised data, or `median` for the median pairwise distance of the
+training states), Tikhonov reg 1e-6, float64. Each jaxrep solver is paired with its kooplearn 2.x
+peer (if importable):
 
-- jaxrep `kernel_rrr` exact (dense eigensolvers), randomized, and Nystrom with sqrt(n) landmarks;
-- jaxrep `edmd` with 500 random Fourier features and rank 25 (primal reduced-rank regression);
-- kooplearn 2.x `KernelRidge` (arpack and randomized) and `NystroemKernelRidge`, if importable,
-  timed in the same process, with ratios.
+- exact: jaxrep `kernel_rrr` (restarted block Krylov on a Cholesky factor) vs `KernelRidge(arpack)`;
+- randomized: `kernel_rrr(randomized=True)` vs `KernelRidge(randomized)`;
+- Nystrom, sqrt(n) landmarks: `kernel_rrr(nystrom=m)` vs `NystroemKernelRidge(n_centers=m)`.
 
-    python benchmarks/koopman_fit.py [--n-train 5000] [--n-test 1000] [--repeats 3]
+Both sides are warmed up once (jaxrep compiles, reported as "first call"), then called `--repeats`
+times *interleaved* (ours, theirs, ours, ...); the table gives medians of wall time and of process
+CPU time (`time.process_time`, all threads), the ratios kooplearn / jaxrep (> 1: jaxrep faster)
+and the one-step test RMSE in standardised units. The persistence forecast x_{t+1} = x_t and the
+jaxrep estimators' one-step forecast of the increment (x_{t+1} - x_t, read out from the same fitted
+embedding) are printed for reference.
+
+    PYTHONPATH=/tmp/klpkgs python benchmarks/koopman_fit.py [--n-train 5000] [--repeats 3]
+        [--solvers exact,randomized,nystrom] [--length-scale 0.5|median] [--edmd]
 """
 
 import argparse
 import math
+import statistics
 import time
 
 import jax
@@ -33,25 +41,23 @@ def lorenz_data(n_train, n_test, dt=0.01, burn_in=1000):
                               burn_in + n_train + n_test + 1)
     traj = np.asarray(traj[burn_in:])
     mean, std = traj[:n_train].mean(0), traj[:n_train].std(0)
-    traj = (traj - mean) / std
-    return traj
+    return (traj - mean) / std
 
 
-def timed(fn, repeats):
-    t0 = time.perf_counter()
-    out = jax.block_until_ready(fn())
-    first = time.perf_counter() - t0
-    best = math.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = jax.block_until_ready(fn())
-        best = min(best, time.perf_counter() - t0)
-    return out, first, best
+def median_distance(X, max_points=2000):
+    sub = X[:: max(1, len(X) // max_points)]
+    d = np.sqrt(((sub[:, None] - sub[None]) ** 2).sum(-1))
+    return float(np.median(d[np.triu_indices(len(sub), 1)]))
 
 
-def rmse_jaxrep(est, X, Y):
-    pred = jax.jit(jax.vmap(lambda x: est.predict(x, 1)[0]))(X)
-    return float(jnp.sqrt(jnp.mean((pred - Y) ** 2)))
+def clock(fn):
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def rmse(pred, Y):
+    return float(np.sqrt(np.mean((np.asarray(pred) - Y) ** 2)))
 
 
 def main():
@@ -60,38 +66,33 @@ def main():
     p.add_argument("--n-test", type=int, default=1000)
     p.add_argument("--rank", type=int, default=25)
     p.add_argument("--reg", type=float, default=1e-6)
-    p.add_argument("--length-scale", type=float, default=0.5)
+    p.add_argument("--length-scale", default="0.5", help="a float, or 'median'")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--skip-exact", action="store_true", help="skip the O(n^3) dense solvers")
+    p.add_argument("--solvers", default="exact,randomized,nystrom")
+    p.add_argument("--edmd", action="store_true", help="also time edmd on 500 random Fourier features")
     a = p.parse_args()
 
     traj = lorenz_data(a.n_train, a.n_test)
     X, Y = traj[: a.n_train], traj[1 : a.n_train + 1]
     Xt, Yt = traj[a.n_train : a.n_train + a.n_test], traj[a.n_train + 1 : a.n_train + a.n_test + 1]
-    Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
-    m = max(int(round(math.sqrt(a.n_train))), a.rank)
-    kern = jr.koopman.GaussianKernel(a.length_scale)
+    Xj, Yj, Xtj = jnp.asarray(X), jnp.asarray(Y), jnp.asarray(Xt)
+    ls = median_distance(X) if a.length_scale == "median" else float(a.length_scale)
+    m = max(round(math.sqrt(a.n_train)), a.rank)
+    kern = jr.koopman.GaussianKernel(ls)
+    gamma = 1.0 / (2 * ls**2)  # kooplearn / scikit-learn rbf: exp(-gamma |x - y|^2)
     print(f"device: {jax.devices()[0].device_kind}  backend: {jax.default_backend()}  "
           f"n_train={a.n_train} n_test={a.n_test} rank={a.rank} reg={a.reg} "
-          f"length_scale={a.length_scale} nystrom_m={m}")
+          f"length_scale={ls:.4g} (gamma={gamma:.4g}) nystrom_m={m} repeats={a.repeats}")
 
-    rows = {}
-    rff = jr.koopman.RandomFourier(3, 500, a.length_scale, key=jax.random.PRNGKey(1))
-    cases = {
-        "jaxrep kernel_rrr randomized": lambda: jr.koopman.kernel_rrr(
-            Xj, Yj, kern, rank=a.rank, reg=a.reg, randomized=True, key=jax.random.PRNGKey(0)),
-        "jaxrep kernel_rrr nystrom": lambda: jr.koopman.kernel_rrr(
-            Xj, Yj, kern, rank=a.rank, reg=a.reg, nystrom=m, key=jax.random.PRNGKey(0)),
-        "jaxrep edmd rff500 rank25": lambda: jr.koopman.edmd(
-            Xj, Yj, rff, reg=a.reg, rank=a.rank),
+    key = jax.random.PRNGKey(0)
+    ours = {
+        "exact": lambda: jr.koopman.kernel_rrr(Xj, Yj, kern, rank=a.rank, reg=a.reg, key=key),
+        "randomized": lambda: jr.koopman.kernel_rrr(
+            Xj, Yj, kern, rank=a.rank, reg=a.reg, randomized=True, key=key),
+        "nystrom": lambda: jr.koopman.kernel_rrr(
+            Xj, Yj, kern, rank=a.rank, reg=a.reg, nystrom=m, key=key),
     }
-    if not a.skip_exact:
-        cases = {"jaxrep kernel_rrr exact": lambda: jr.koopman.kernel_rrr(
-            Xj, Yj, kern, rank=a.rank, reg=a.reg), **cases}
-    for name, fn in cases.items():
-        est, first, best = timed(fn, a.repeats)
-        rows[name] = (best, first, rmse_jaxrep(est, jnp.asarray(Xt), jnp.asarray(Yt)))
-
+    theirs = {}
     try:
         import warnings
 
@@ -99,45 +100,76 @@ def main():
         from kooplearn.kernel import KernelRidge, NystroemKernelRidge
 
         warnings.filterwarnings("ignore")
-        gamma = 1.0 / (2 * a.length_scale**2)
-        peers = {
-            "kooplearn KernelRidge arpack": lambda: KernelRidge(
-                n_components=a.rank, kernel="rbf", gamma=gamma, alpha=a.reg, eigen_solver="arpack",
-                random_state=0),
-            "kooplearn KernelRidge randomized": lambda: KernelRidge(
-                n_components=a.rank, kernel="rbf", gamma=gamma, alpha=a.reg,
-                eigen_solver="randomized", random_state=0),
-            "kooplearn NystroemKernelRidge": lambda: NystroemKernelRidge(
-                n_components=a.rank, kernel="rbf", gamma=gamma, alpha=a.reg, n_centers=m,
-                random_state=0),
-        }
         fit_traj = traj[: a.n_train + 1]  # lag-1 pairs (x_t, x_{t+1}), t < n_train
-        for name, make in peers.items():
-            best, first = math.inf, None
-            for i in range(a.repeats + 1):
-                model = make()
-                t0 = time.perf_counter()
-                model.fit(fit_traj)
-                el = time.perf_counter() - t0
-                first = el if i == 0 else first
-                best = el if i > 0 and el < best else best
-            pred = model.predict(Xt, n_steps=1)
-            rows[name] = (best, first, float(np.sqrt(np.mean((pred - Yt) ** 2))))
+
+        def kl(make):
+            return lambda: make().fit(fit_traj)
+
+        theirs = {
+            "exact": kl(lambda: KernelRidge(
+                n_components=a.rank, kernel="rbf", gamma=gamma, alpha=a.reg,
+                eigen_solver="arpack", random_state=0)),
+            "randomized": kl(lambda: KernelRidge(
+                n_components=a.rank, kernel="rbf", gamma=gamma, alpha=a.reg,
+                eigen_solver="randomized", random_state=0)),
+            "nystrom": kl(lambda: NystroemKernelRidge(
+                n_components=a.rank, kernel="rbf", gamma=gamma, alpha=a.reg, n_centers=m,
+                random_state=0)),
+        }
         print(f"kooplearn {getattr(kooplearn, '__version__', '?')} timed in the same run")
     except ImportError:
         print("kooplearn not importable: peer rows skipped")
 
-    rows["persistence baseline (x_{t+1} = x_t)"] = (0.0, 0.0, float(np.sqrt(np.mean((Xt - Yt) ** 2))))
-    print(f"{'method':38s} {'fit s (warm)':>12s} {'first call s':>12s} {'test RMSE':>10s}")
-    for name, (best, first, rmse) in rows.items():
-        print(f"{name:38s} {best:12.3f} {first:12.3f} {rmse:10.4f}")
-    pairs = [("jaxrep kernel_rrr exact", "kooplearn KernelRidge arpack"),
-             ("jaxrep kernel_rrr randomized", "kooplearn KernelRidge randomized"),
-             ("jaxrep kernel_rrr nystrom", "kooplearn NystroemKernelRidge")]
-    for ours, theirs in pairs:
-        if ours in rows and theirs in rows:
-            print(f"speed-up {ours} vs {theirs}: {rows[theirs][0] / rows[ours][0]:.2f}x "
-                  f"(RMSE {rows[ours][2]:.4f} vs {rows[theirs][2]:.4f})")
+    one_step = jax.jit(lambda est, x: jax.vmap(lambda z: est.predict(z, 1)[0])(x))
+    rows = []
+    for solver in a.solvers.split(","):
+        mine, peer = ours[solver], theirs.get(solver)
+        def call(fn=mine):
+            return jax.block_until_ready(fn())
+
+        est, first, _ = clock(call)
+        model = peer() if peer else None
+        t_ours, c_ours, t_peer, c_peer = [], [], [], []
+        for _ in range(a.repeats):
+            est, t, c = clock(call)
+            t_ours.append(t)
+            c_ours.append(c)
+            if peer:
+                model, t, c = clock(peer)
+                t_peer.append(t)
+                c_peer.append(c)
+        err = rmse(one_step(est, Xtj), Yt)
+        # Increments from the same fitted embedding: x + e(x)^T U^T K_X (Y - X) / n.
+        E_X = jax.vmap(est.embed)(Xj)
+        R_inc = E_X.T @ (Yj - Xj) / a.n_train
+        err_inc = rmse(Xtj + jax.vmap(est.embed)(Xtj) @ R_inc, Yt)
+        row = {"solver": solver, "first": first, "wall": statistics.median(t_ours),
+               "cpu": statistics.median(c_ours), "rmse": err, "rmse_inc": err_inc}
+        if peer:
+            row.update(peer_wall=statistics.median(t_peer), peer_cpu=statistics.median(c_peer),
+                       peer_rmse=rmse(model.predict(Xt, n_steps=1), Yt))
+        rows.append(row)
+        print(f"  done {solver}: {row}", flush=True)
+
+    if a.edmd:
+        rff = jr.koopman.RandomFourier(3, 500, ls, key=jax.random.PRNGKey(1))
+        fit = lambda: jr.koopman.edmd(Xj, Yj, rff, reg=a.reg, rank=a.rank)  # noqa: E731
+        est, first, _ = clock(lambda: jax.block_until_ready(fit()))
+        ts = [clock(lambda: jax.block_until_ready(fit()))[1:] for _ in range(a.repeats)]
+        print(f"jaxrep edmd rff500 rank {a.rank}: first {first:.3f} s, warm wall "
+              f"{statistics.median(t for t, _ in ts):.3f} s cpu {statistics.median(c for _, c in ts):.3f}"
+              f" s, test RMSE {rmse(one_step(est, Xtj), Yt):.4f}")
+
+    print(f"persistence x_(t+1) = x_t: test RMSE {rmse(Xt, Yt):.4f}")
+    print("| solver | jaxrep wall s | kooplearn wall s | wall ratio | jaxrep CPU s | kooplearn CPU s "
+          "| CPU ratio | jaxrep first call s | test RMSE jaxrep | test RMSE kooplearn "
+          "| jaxrep increments RMSE |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        pw, pc = r.get("peer_wall", math.nan), r.get("peer_cpu", math.nan)
+        print(f"| {r['solver']} | {r['wall']:.3f} | {pw:.3f} | {pw / r['wall']:.2f}x | {r['cpu']:.3f} "
+              f"| {pc:.3f} | {pc / r['cpu']:.2f}x | {r['first']:.2f} | {r['rmse']:.4f} "
+              f"| {r.get('peer_rmse', math.nan):.4f} | {r['rmse_inc']:.4f} |")
 
 
 if __name__ == "__main__":

@@ -231,3 +231,84 @@ def test_bad_input(getkey):
     est = jr.koopman.edmd(np.random.default_rng(0).standard_normal((10, 2)), X, lin)
     with pytest.raises(ValueError, match="jax.vmap"):
         est.predict(jnp.ones((3, 2)), 2)
+
+
+def test_blocked_cholesky_solve_matches_dense(x64):
+    # the panel form of the Cholesky solve (diagonal blocks inverted, products elsewhere) used by
+    # the Krylov kernel RRR solver, with several uneven blocks, against numpy
+    from jaxrep.koopman._estimators import _chol_blocks, _chol_solve_blocks, _ridge
+
+    rng = np.random.default_rng(7)
+    G = rng.standard_normal((150, 150))
+    A = G @ G.T / 150 + 1e-3 * np.eye(150)
+    B = rng.standard_normal((150, 7))
+    cols = _chol_blocks(jnp.asarray(A), 64)
+    assert [c[0] for c in cols] == [0, 64, 128]
+    ref = np.linalg.solve(A, B)
+    np.testing.assert_allclose(_chol_solve_blocks(cols, jnp.asarray(B)), ref, rtol=1e-9, atol=1e-9)
+    # the QR ridge solve equals the normal equations (reg > 0)
+    P = rng.standard_normal((40, 6))
+    K = np.asarray(_ridge(jnp.asarray(P), jnp.asarray(B[:40]), 1e-2))
+    np.testing.assert_allclose(K, np.linalg.solve(P.T @ P + 40 * 1e-2 * np.eye(6), P.T @ B[:40]),
+                               rtol=1e-10)
+
+
+@pytest.fixture(scope="module")
+def lorenz_pairs():
+    # Lorenz-63 by classical RK4 in numpy (dt = 0.01), burn-in dropped, standardised
+    def f(x):
+        return np.array([10 * (x[1] - x[0]), x[0] * (28 - x[2]) - x[1], x[0] * x[1] - 8 / 3 * x[2]])
+
+    x, traj, h = np.ones(3), [], 0.01
+    for _ in range(700):
+        k1 = f(x)
+        k2 = f(x + h / 2 * k1)
+        k3 = f(x + h / 2 * k2)
+        k4 = f(x + h * k3)
+        x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        traj.append(x)
+    traj = np.array(traj[100:])
+    traj = (traj - traj.mean(0)) / traj.std(0)
+    return traj[:400], traj[1:401], traj[400:500], traj[401:501]
+
+
+def test_kernel_rrr_krylov_equals_dense(x64, lorenz_pairs):
+    # n = 400 >= 8 (rank + 10): the default exact solver is the restarted block Krylov iteration;
+    # it must reproduce the dense two-eigh solver to ~float64 precision, whatever the start key.
+    from jaxrep.koopman._estimators import _krrr_dense
+
+    X, Y, Xt, _ = lorenz_pairs
+    k = jr.koopman.GaussianKernel(0.5)
+    dense = _krrr_dense(k, jnp.asarray(X), jnp.asarray(Y), 1e-6, 10, 1.0)
+    pred = lambda est: np.asarray(jax.vmap(lambda x: est.predict(x, 3))(jnp.asarray(Xt)))
+    ref = pred(dense)
+    lam = np.sort_complex(np.asarray(jr.koopman.eig(dense).eigenvalues))
+    for seed in (0, 1):
+        kry = jr.koopman.kernel_rrr(X, Y, k, rank=10, reg=1e-6, key=jax.random.PRNGKey(seed))
+        np.testing.assert_allclose(pred(kry), ref, atol=1e-9 * np.abs(ref).max())
+        np.testing.assert_allclose(
+            np.sort_complex(np.asarray(jr.koopman.eig(kry).eigenvalues)), lam, atol=1e-9
+        )
+    # one randomized Krylov pass (4 blocks of 20) is already close; more blocks, closer still
+    errs = []
+    for n_iter in (2, 4):
+        rnd = jr.koopman.kernel_rrr(X, Y, k, rank=10, reg=1e-6, randomized=True, n_iter=n_iter,
+                                    key=jax.random.PRNGKey(2))
+        errs.append(np.abs(pred(rnd) - ref).max())
+    assert errs[1] < 1e-4 and errs[1] < errs[0]
+
+
+def test_nystrom_is_primal_rrr_on_landmark_features(x64, lorenz_pairs):
+    # Nystrom kernel RRR = primal RRR on the features K_mm^{-1/2} k_m(x), landmarks X[choice(key)]
+    X, Y, Xt, _ = lorenz_pairs
+    k = jr.koopman.GaussianKernel(0.8)
+    key = jax.random.PRNGKey(3)
+    nys = jr.koopman.kernel_rrr(X, Y, k, rank=8, reg=1e-5, nystrom=40, key=key)
+    C = np.asarray(X)[np.asarray(jax.random.choice(key, 400, (40,), replace=False))]
+    w, V = np.linalg.eigh(np.exp(-0.5 * ((C[:, None] - C[None]) ** 2).sum(-1) / 0.64))
+    W = jnp.asarray((V / np.sqrt(w)) @ V.T)
+    feats = lambda x: W @ jnp.exp(-0.5 * jnp.sum((jnp.asarray(C) - x) ** 2, -1) / 0.64)
+    pr = jr.koopman.edmd(X, Y, feats, reg=1e-5, rank=8)
+    a = jax.vmap(lambda x: nys.predict(x, 2))(jnp.asarray(Xt))
+    b = jax.vmap(lambda x: pr.predict(x, 2))(jnp.asarray(Xt))
+    np.testing.assert_allclose(a, b, atol=1e-7)
