@@ -14,7 +14,7 @@ rad: {every: 0, pool: 4, k: 1.0, c: 1.0}        # every > 0: redraw residual poi
 marching: {windows: 1}                          # > 1: time marching, one network per time window
 precision: float32                              # float64: train and evaluate in double precision
 sampling: {n_residual: 1024}
-koopman: {observables: 8}
+koopman: {observables: 8, staged_steps: 0}   # staged_steps > 0: network first, then the Koopman parts
 weights: {physics: 1, initial: 10, boundary: 1, koopman: 0.1, l1: 0.01}
 ```
 The summary (`summary.json`) holds the metrics of `jaxrep.pinn.solve` (with a `train_box`, also
