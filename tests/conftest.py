@@ -80,3 +80,12 @@ def tree_allclose(x, y, *, rtol=None, atol=None) -> bool:
 @pytest.fixture
 def allclose():
     return tree_allclose
+
+
+@pytest.fixture
+def x64():
+    """Run one test with `jax_enable_x64` on (closed-form numerics in float64), restored afterwards."""
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", old)

@@ -9,14 +9,6 @@ import scipy.linalg
 import jaxrep as jr
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 def test_slow_manifold_and_linear_match_closed_form(x64, getkey):
     sm = jr.data.SlowManifold(mu=-0.1, lam=-1.0)
     x0 = jnp.array([0.5, 0.3])

@@ -10,14 +10,6 @@ import scipy.linalg
 import jaxrep as jr
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 def _linear_data(seed=0, n=40, d=3, dt=0.1):
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((d, d)) - np.eye(d)

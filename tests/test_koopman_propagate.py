@@ -10,14 +10,6 @@ import scipy.linalg
 import jaxrep as jr
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 def _reference(A, z0, ts):
     return np.stack([scipy.linalg.expm(t * A) @ z0 for t in ts])
 

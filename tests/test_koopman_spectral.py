@@ -10,14 +10,6 @@ import scipy.linalg
 import jaxrep as jr
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 MU, LAM, DT = -0.1, -1.0, 0.5
 
 

@@ -18,14 +18,6 @@ from jaxrep.nn._grkan import (
 )
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 def _direct(x, a, b, groups):
     """P/Q channel by channel in numpy, with the coefficients of channel i's group i // d_g."""
     d_g = x.shape[-1] // groups

@@ -18,14 +18,6 @@ from jaxrep.pinn import koopman_losses as _losses
 koopman_expm_loss = jax.jit(_expm_loss, static_argnums=0)
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 def _linear_latent(seed=0, dim=5, d=2):
     # z(x, t) = expm(t A) z0(x) with A = V diag(lam) V^-1 in closed form (no expm to compile):
     # exactly linear in time at every x. numpy draws: no PRNG programs to compile.

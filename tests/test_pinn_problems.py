@@ -12,14 +12,6 @@ from jaxrep.pinn import problems
 EXACT = [n for n in problems.names() if problems.get(n).has_exact]
 
 
-@pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
 def _points(problem, key, n=16):
     k1, k2 = jr.split(key)
     d = problem.spatial_dim

@@ -29,14 +29,6 @@ from jaxrep.pinn._reference import (
 
 
 @pytest.fixture
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
-
-
-@pytest.fixture
 def tmp_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("JAXREP_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache"

@@ -25,6 +25,14 @@ from . import _grkan, _kan
 __all__ = ["GRKAN", "KAN", "KANGrid", "KANLayer"]
 
 
+def _module_from_fields(cls, **fields):
+    """An Equinox module of type `cls` holding `fields` as they are (no `__init__`: no new draws, no copy)."""
+    module = object.__new__(cls)
+    for name, value in fields.items():
+        object.__setattr__(module, name, value)
+    return module
+
+
 class KANGrid(nnx.Variable):
     """Non-trainable basis state of a KAN layer (knots, centres, normalisation ranges)."""
 
@@ -81,14 +89,10 @@ class KANLayer(nnx.Module):
 
     def to_equinox(self) -> _kan.KANLayer:
         """The equivalent `jaxrep.nn.KANLayer` (arrays shared, no copy)."""
-        layer = object.__new__(_kan.KANLayer)
-        fields = dict(basis=self._basis(), coeffs=self.coeffs[...],
-                      base_weight=None if self.base_weight is None else self.base_weight[...],
-                      bias=self.bias[...], base_activation=self.base_activation,
-                      in_features=self.in_features, out_features=self.out_features)
-        for k, v in fields.items():
-            object.__setattr__(layer, k, v)
-        return layer
+        return _module_from_fields(_kan.KANLayer, basis=self._basis(), coeffs=self.coeffs[...],
+                                   base_weight=None if self.base_weight is None else self.base_weight[...],
+                                   bias=self.bias[...], base_activation=self.base_activation,
+                                   in_features=self.in_features, out_features=self.out_features)
 
     def __call__(self, x: Float[Array, "... in_features"]) -> Float[Array, "... out_features"]:
         x = jnp.asarray(x)
@@ -206,13 +210,9 @@ class GRKAN(nnx.Module):
         rational = _grkan.GroupRational(self.in_features, self.groups, numerator.shape[1] - 1,
                                         denominator.shape[1], numerator=numerator, denominator=denominator,
                                         dtype=numerator.dtype)
-        layer = object.__new__(_grkan.GRKAN)
-        fields = {"rational": rational, "weight": self.weight[...],
-                  "bias": None if self.bias is None else self.bias[...],
-                  "in_features": self.in_features, "out_features": self.out_features}
-        for k, v in fields.items():
-            object.__setattr__(layer, k, v)
-        return layer
+        return _module_from_fields(_grkan.GRKAN, rational=rational, weight=self.weight[...],
+                                   bias=None if self.bias is None else self.bias[...],
+                                   in_features=self.in_features, out_features=self.out_features)
 
     def __call__(self, x: Float[Array, "... in_features"]) -> Float[Array, "... out_features"]:
         x = jnp.asarray(x)
