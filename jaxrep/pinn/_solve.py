@@ -308,9 +308,10 @@ def _train(problem, method, cfg, key, phases, run_dir, resume, progress, desc):
     staged = koopman and cfg.koopman.staged_steps > 0
     k_model, k_train = jr.split(key)
     model = make_model(problem, cfg, koopman=koopman, key=k_model)
-    if staged:  # stage 1: the network on the PINN loss (the Koopman parts get no gradient)
-        model, history = _fit_network(problem, cfg, model, k_train, phases, run_dir, resume, progress, desc,
-                                      koopman=False, sparse=False)
+    if staged:  # stage 1: the network alone on the PINN loss (the same optimisation as method "pinn")
+        net, history = _fit_network(problem, cfg, PINNModel(model.field), k_train, phases, run_dir, resume,
+                                    progress, desc, koopman=False, sparse=False)
+        model = eqx.tree_at(lambda m: m.field, model, net.field)
         k_train = jr.fold_in(k_train, 1)
         where = {}
         if run_dir is not None:
