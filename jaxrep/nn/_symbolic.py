@@ -332,8 +332,9 @@ def suggest_symbolic(
 
 
 def _rounded(r2: float) -> float:
-    """R^2 rounded so that fits equal to fitting precision tie (then the simpler function wins)."""
-    return -np.inf if not np.isfinite(r2) else round(float(r2), 6)
+    """R^2 rounded so that fits equal to fitting precision tie (then the simpler function wins). Values
+    above 1 are rounding artefacts of $1 - SS_{res}/SS_{tot}$ (float32): they count as 1."""
+    return -np.inf if not np.isfinite(r2) else round(min(float(r2), 1.0), 6)
 
 
 def auto_symbolic(
