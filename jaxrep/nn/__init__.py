@@ -33,6 +33,7 @@ from ._grid import refit_layer as refit_layer
 from ._grid import update_grid as update_grid
 from ._kan import KAN as KAN
 from ._kan import KANLayer as KANLayer
+from ._kan import combine_nodes as combine_nodes
 from ._kan_basis import AbstractBasis as AbstractBasis
 from ._kan_basis import BSplineBasis as BSplineBasis
 from ._kan_basis import ChebyshevBasis as ChebyshevBasis
@@ -43,6 +44,7 @@ from ._kan_basis import RBFBasis as RBFBasis
 from ._kan_regularize import coefficient_l1 as coefficient_l1
 from ._kan_regularize import edge_scores as edge_scores
 from ._kan_regularize import kan_regularization as kan_regularization
+from ._kan_regularize import mask_edges as mask_edges
 from ._kan_regularize import prune as prune
 from ._symbolic import SYMBOLIC_LIBRARY as SYMBOLIC_LIBRARY
 from ._symbolic import SymbolicFunction as SymbolicFunction

@@ -166,7 +166,7 @@ def _map_layers(model, x, make_basis, what, opt_state=None):
         if opt_state is not None:
             proj[(i,)] = _projection(layer, new.basis, h)
         new_layers.append(new)
-        h = _batched(new, h)
+        h = model.nodes(i, _batched(new, h))  # the next layer's inputs (multiplication nodes formed)
     new_model = restore(eqx.tree_at(lambda m: m.layers, model, tuple(new_layers)))
     if opt_state is None:
         return new_model

@@ -15,7 +15,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float
 
 from ._kan import KAN, KANLayer
 
@@ -41,9 +41,9 @@ def edge_scores(kan: KAN, x: Float[Array, "batch in_size"]) -> list[Float[Array,
 @eqx.filter_jit
 def _edge_scores(kan, h):
     scores = []
-    for layer in kan.layers:
+    for l, layer in enumerate(kan.layers):
         scores.append(jnp.mean(jnp.abs(jax.vmap(layer.edge_values)(h)), axis=0))
-        h = jax.vmap(layer)(h)
+        h = jax.vmap(lambda v: kan.nodes(l, layer(v)))(h)
     return scores
 
 
@@ -74,6 +74,27 @@ def kan_regularization(
     return total
 
 
+def mask_edges(kan: KAN, layer: int, edges: Bool[Array, "in out"]) -> KAN:
+    r"""Prune the edges of layer `layer` where `edges` is true: they are masked (see `KANLayer`), so
+    $\phi_{ij}\equiv 0$ from now on, through training, grid changes and symbolic fitting.
+
+    Edges already pruned stay pruned. `edges` is a boolean `(in, out)` array of that layer's shape.
+
+    **Returns:** the `KAN` with the layer's mask updated (same parameters).
+    """
+    if not isinstance(kan, KAN):
+        raise TypeError(f"expected a jr.nn.KAN, got {type(kan).__name__}")
+    if not (isinstance(layer, int) and 0 <= layer < len(kan.layers)):
+        raise ValueError(f"layer must be in [0, {len(kan.layers)}), got {layer!r}")
+    ly = kan.layers[layer]
+    edges = np.asarray(edges)
+    if edges.dtype != bool or edges.shape != (ly.in_features, ly.out_features):
+        raise ValueError(f"edges must be a boolean array of shape {(ly.in_features, ly.out_features)}, "
+                         f"got {edges.dtype} {edges.shape}")
+    live = np.asarray(ly.live) & ~edges
+    return eqx.tree_at(lambda m: m.layers[layer].mask, kan, jnp.asarray(live), is_leaf=lambda v: v is None)
+
+
 def coefficient_l1(kan: KAN) -> Float[Array, ""]:
     r"""Cheap sparsity proxy: the mean absolute spline coefficient plus base weight, summed over layers.
 
@@ -95,6 +116,7 @@ def _select(layer: KANLayer, inputs: Sequence[int], outputs: Sequence[int]) -> K
         coeffs=layer.coeffs[inputs][:, :, outputs],
         base_weight=None if layer.base_weight is None else layer.base_weight[inputs][:, outputs],
         bias=layer.bias[outputs],
+        mask=None if layer.mask is None else layer.mask[inputs][:, outputs],
         base_activation=layer.base_activation,
         in_features=len(inputs),
         out_features=len(outputs),
@@ -111,12 +133,15 @@ def prune(
     node_threshold: float = 1e-2,
     edge_threshold: Optional[float] = None,
 ) -> KAN:
-    r"""Remove unimportant hidden nodes (and optionally edges), returning a smaller `KAN`.
+    r"""Remove unimportant hidden nodes and mask unimportant edges, returning a smaller `KAN`.
 
-    Hidden node $i$ of layer $l$ has incoming score $\max_k|\phi_{l-1,ki}|_1$ and outgoing score
+    Hidden node $i$ of layer $l$ has incoming score $\max_k|\phi_{l-1,ki}|_1$ (for a multiplication
+    node: the largest over the edges into its `arity` factors) and outgoing score
     $\max_j|\phi_{l,ij}|_1$; it is kept when both exceed `node_threshold` (Liu et al., Sec. 2.5.1).
-    Inputs and outputs are never removed, and at least one node per hidden layer survives. Edges
-    whose score is below `edge_threshold` have their coefficients and base weight set to zero.
+    Removed nodes are deleted with all their edges. Inputs and outputs are never removed, and at least
+    one node per hidden layer survives. Edges whose score is below `edge_threshold` are *masked*
+    (`KANLayer.mask`): they stay pruned through further training, `update_grid` / `refine_grid`, and
+    `symbolic_formula` leaves them out.
 
     The pruned KAN computes exactly the original function with the removed edges deleted:
     $\mathrm{pruned}(x) = \mathrm{KAN}(x)$ evaluated with $\phi_{l,ij} \equiv 0$ on every removed edge.
@@ -128,27 +153,39 @@ def prune(
 
     **Returns:** a `KAN` with (possibly) narrower hidden layers.
     """
-    scores = edge_scores(kan, x)
-    widths = kan.widths
-    keep = [np.arange(widths[0])]
+    x = _check_batch(x, kan)
+    scores = [np.asarray(s) for s in edge_scores(kan, x)]
+    widths, mult, arity = kan.widths, kan.mult_of_layers, kan.mult_arity
+    keep = [np.arange(widths[0])]      # kept nodes (inputs of layer l)
+    keep_out = []                      # kept output columns of layer l (subnodes)
+    new_mult = []
     for l in range(1, len(widths) - 1):
-        incoming = np.asarray(jnp.max(scores[l - 1], axis=0))
-        outgoing = np.asarray(jnp.max(scores[l], axis=1))
+        n_sum = widths[l] - mult[l - 1]
+        sub = scores[l - 1]  # (in, subnodes) of layer l - 1
+        incoming = sub[:, :n_sum].max(axis=0)
+        if mult[l - 1]:
+            factors = sub[:, n_sum:].reshape(sub.shape[0], mult[l - 1], arity).max(axis=(0, 2))
+            incoming = np.concatenate([incoming, factors])
+        outgoing = scores[l].max(axis=1)
         important = (incoming > node_threshold) & (outgoing > node_threshold)
         if not important.any():
             important[np.argmax(np.minimum(incoming, outgoing))] = True
-        keep.append(np.nonzero(important)[0])
-    keep.append(np.arange(widths[-1]))
+        kept = np.nonzero(important)[0]
+        keep.append(kept)
+        kept_mult = kept[kept >= n_sum] - n_sum
+        cols = [kept[kept < n_sum]] + [n_sum + arity * m + np.arange(arity) for m in kept_mult]
+        keep_out.append(np.concatenate(cols).astype(int))
+        new_mult.append(len(kept_mult))
+    keep_out.append(np.arange(widths[-1]))
     layers = []
     for l, layer in enumerate(kan.layers):
-        new = _select(layer, keep[l], keep[l + 1])
+        new = _select(layer, keep[l], keep_out[l])
         if edge_threshold is not None:
-            mask = (scores[l][keep[l]][:, keep[l + 1]] >= edge_threshold).astype(new.coeffs.dtype)
-            new = eqx.tree_at(lambda m: m.coeffs, new, new.coeffs * mask[:, None, :])
-            if new.base_weight is not None:
-                new = eqx.tree_at(lambda m: m.base_weight, new, new.base_weight * mask)
+            weak = scores[l][keep[l]][:, keep_out[l]] < edge_threshold
+            live = np.asarray(new.live) & ~weak
+            new = eqx.tree_at(lambda m: m.mask, new, jnp.asarray(live), is_leaf=lambda v: v is None)
         layers.append(new)
-    return eqx.tree_at(lambda m: m.layers, kan, tuple(layers))
+    return kan.with_layers(tuple(layers), tuple(new_mult) if kan.mult else ())
 
 
-__all__ = ["coefficient_l1", "edge_scores", "kan_regularization", "prune"]
+__all__ = ["coefficient_l1", "edge_scores", "kan_regularization", "mask_edges", "prune"]

@@ -201,7 +201,8 @@ class SymbolicKAN(eqx.Module):
     r"""A KAN some of whose edges are symbolic: $\phi_{ij}(x) = c\,f(a x + b) + d$.
 
     Layer $l$ computes $y_j = b_{l,j} + \sum_i \big[m_{ij}(c_{ij} f_{ij}(a_{ij}x_i + b_{ij}) + d_{ij})
-    + (1 - m_{ij})\phi_{ij}(x_i)\big]$ with the mask $m$ of fixed edges. The affine parameters
+    + (1 - m_{ij})\phi_{ij}(x_i)\big]$ with the mask $m$ of fixed edges; edges pruned in the KAN
+    (`KANLayer.mask`) stay zero, and multiplication nodes multiply as in the KAN. The affine parameters
     `affine[l] (in, out, 4)` $= (a, b, c, d)$ are floating-point leaves, so `jaxrep.train.fit`
     trains them with the spline edges; `masks` and `fn_index` are integer/boolean (not trained).
     Built by `auto_symbolic`; written out by `symbolic_formula`. Acts on one sample; batch with
@@ -231,13 +232,15 @@ class SymbolicKAN(eqx.Module):
         u = a * x[:, None] + b
         vals = jnp.stack([e.fn(u) for e in self.entries])  # (L, in, out)
         g = jnp.take_along_axis(vals, self.fn_index[l][None], axis=0)[0]
-        return jnp.where(self.masks[l], c * g + d, phi)
+        # pruned edges (the KAN layer's mask) stay zero, symbolic or not
+        return jnp.where(layer.live, jnp.where(self.masks[l], c * g + d, phi), 0.0)
 
     def layer_inputs(self, x: Float[Array, " in_size"]) -> list[Array]:
         """The input of every layer for one sample, plus the output."""
         values = [x]
         for l, layer in enumerate(self.kan.layers):
-            values.append(layer.bias + jnp.sum(self.layer_edges(l, values[-1]), axis=0))
+            y = layer.bias + jnp.sum(self.layer_edges(l, values[-1]), axis=0)
+            values.append(self.kan.nodes(l, y))
         return values
 
     def __call__(self, x: Float[Array, " in_size"], *, key=None) -> Float[Array, " out_size"]:
@@ -375,7 +378,8 @@ def auto_symbolic(
         best = np.argmax(np.where(np.isfinite(key), key, -np.inf), axis=0)  # (in, out)
         best_r2 = np.take_along_axis(r2, best[None], 0)[0]
         mask = np.asarray(model.masks[l])
-        new = (~mask) & np.isfinite(best_r2) & (best_r2 >= r2_threshold)
+        live = np.asarray(ly.live)  # pruned edges are not fitted (they stay zero)
+        new = (~mask) & live & np.isfinite(best_r2) & (best_r2 >= r2_threshold)
         if verbose:
             for i, j in zip(*np.nonzero(new)):
                 print(f"layer {l} edge ({i}, {j}): {names[best[i, j]]}, r2 = {best_r2[i, j]:.6f}")
@@ -401,7 +405,8 @@ def symbolic_formula(
 
     `names`: the input variables (default `x_1, ..., x_n`); `digits`: significant digits kept of every
     constant; `simplify`: run `sympy.simplify` (slow for deep formulas). Edges fitted by `zero` drop
-    out. Raises `ValueError` listing the edges that are not symbolic yet. Needs sympy (the `symbolic`
+    out, and so do pruned edges (`KANLayer.mask`); multiplication nodes become products. Raises
+    `ValueError` listing the edges that are not symbolic yet. Needs sympy (the `symbolic`
     extra: `pip install jaxrep[symbolic]`).
 
     **Returns:** a list of sympy expressions (length `out_size`).
@@ -414,7 +419,9 @@ def symbolic_formula(
         raise TypeError(f"model must be a SymbolicKAN (from auto_symbolic), got {type(model).__name__}")
     if not (isinstance(digits, int) and digits >= 1):
         raise ValueError(f"digits must be an int >= 1, got {digits!r}")
-    missing = [(l, int(i), int(j)) for l, m in enumerate(model.masks) for i, j in zip(*np.nonzero(~np.asarray(m)))]
+    live = [np.asarray(layer.live) for layer in model.kan.layers]
+    missing = [(l, int(i), int(j)) for l, m in enumerate(model.masks)
+               for i, j in zip(*np.nonzero(~np.asarray(m) & live[l]))]
     if missing:
         shown = ", ".join(f"layer {l} ({i}, {j})" for l, i, j in missing[:5])
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
@@ -437,11 +444,15 @@ def symbolic_formula(
         for j in range(layer.out_features):
             expr = num(bias[j])
             for i in range(layer.in_features):
+                if not live[l][i, j]:
+                    continue  # pruned edge
                 name = model.names[idx[i, j]]
                 a, b, c, d = aff[i, j]
                 expr += num(d)
                 if name != "zero":
                     expr += num(c) * model.entries[idx[i, j]].sympy(sp, num(a) * values[i] + num(b))
             out.append(expr)
-        values = out
+        n_mult, arity = model.kan.mult_of_layers[l], model.kan.mult_arity
+        n_sum = len(out) - arity * n_mult
+        values = out[:n_sum] + [sp.Mul(*out[n_sum + arity * k: n_sum + arity * (k + 1)]) for k in range(n_mult)]
     return [sp.simplify(v) if simplify else v for v in values]

@@ -70,6 +70,8 @@ class KANLayer(nnx.Module):
         self.coeffs = nnx.Param(layer.coeffs)
         self.base_weight = None if layer.base_weight is None else nnx.Param(layer.base_weight)
         self.bias = nnx.Param(layer.bias)
+        # Pruned edges (jaxrep.nn.prune / mask_edges): a boolean mask, never trained.
+        self.mask = None if layer.mask is None else KANGrid(layer.mask)
         # Basis arrays: trainable ones (rational denominators) as Params, the rest as KANGrid.
         arrays, self._basis_static = eqx.partition(layer.basis, eqx.is_array)
         leaves, self._basis_treedef = jax.tree_util.tree_flatten(arrays)
@@ -92,7 +94,8 @@ class KANLayer(nnx.Module):
         return _module_from_fields(_kan.KANLayer, basis=self._basis(), coeffs=self.coeffs[...],
                                    base_weight=None if self.base_weight is None else self.base_weight[...],
                                    bias=self.bias[...], base_activation=self.base_activation,
-                                   in_features=self.in_features, out_features=self.out_features)
+                                   in_features=self.in_features, out_features=self.out_features,
+                                   mask=None if self.mask is None else self.mask[...])
 
     def __call__(self, x: Float[Array, "... in_features"]) -> Float[Array, "... out_features"]:
         x = jnp.asarray(x)
@@ -102,9 +105,14 @@ class KANLayer(nnx.Module):
         flat = x.reshape(-1, self.in_features)
         phi = jax.vmap(self._basis())(flat)  # (B, in, K)
         coeffs = self.coeffs[...]
+        base_weight = None if self.base_weight is None else self.base_weight[...]
+        if self.mask is not None:
+            m = self.mask[...].astype(coeffs.dtype)
+            coeffs = coeffs * m[:, None, :]
+            base_weight = None if base_weight is None else base_weight * m
         y = phi.reshape(flat.shape[0], -1) @ coeffs.reshape(-1, self.out_features) + self.bias[...]
-        if self.base_weight is not None:
-            y = y + self.base_activation(flat) @ self.base_weight[...]
+        if base_weight is not None:
+            y = y + self.base_activation(flat) @ base_weight
         return y.reshape(*lead, self.out_features)
 
 
@@ -120,7 +128,8 @@ def _trainable_basis_leaves(basis) -> list[int]:
 
 
 class KAN(nnx.Module):
-    """Flax NNX Kolmogorov–Arnold network: a stack of `KANLayer`s of widths `[n_0, ..., n_L]`.
+    """Flax NNX Kolmogorov–Arnold network: a stack of `KANLayer`s of widths `[n_0, ..., n_L]` (hidden
+    entries may be `[n_add, n_mult]` pairs: multiplication nodes, as in `jaxrep.nn.KAN`).
 
     Same arguments as `jaxrep.nn.KAN` with `rngs: nnx.Rngs` instead of `key`; `KAN.from_equinox`
     and `.to_equinox()` convert both ways.
@@ -144,19 +153,24 @@ class KAN(nnx.Module):
             equinox_kan = _kan.KAN(widths, basis, grid_size, order, grid_range=grid_range,
                                    base_activation=base_activation, key=rngs.params())
         self.layers = nnx.List([KANLayer.from_equinox(l) for l in equinox_kan.layers])
+        self.mult = tuple(equinox_kan.mult)
+        self.mult_arity = equinox_kan.mult_arity
 
     @classmethod
     def from_equinox(cls, kan: _kan.KAN) -> "KAN":
-        return cls(kan.widths, equinox_kan=kan)
+        return cls(kan.spec, equinox_kan=kan)
 
     def to_equinox(self) -> _kan.KAN:
         template = object.__new__(_kan.KAN)
-        object.__setattr__(template, "layers", tuple(l.to_equinox() for l in self.layers))
-        return template
+        object.__setattr__(template, "layers", ())
+        object.__setattr__(template, "mult", self.mult)
+        object.__setattr__(template, "mult_arity", self.mult_arity)
+        return template.with_layers(tuple(l.to_equinox() for l in self.layers))
 
     def __call__(self, x: Float[Array, "... in_size"]) -> Float[Array, "... out_size"]:
-        for layer in self.layers:
-            x = layer(x)
+        mult = (*self.mult, 0) if self.mult else (0,) * len(self.layers)
+        for l, layer in enumerate(self.layers):
+            x = _kan.combine_nodes(layer(x), mult[l], self.mult_arity)
         return x
 
 

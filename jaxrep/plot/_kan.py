@@ -42,8 +42,8 @@ def kan(model, x, *, num_points: int = 100, title: str = "KAN activations"):
     plt = _pyplot()
     scores = [np.asarray(s) for s in edge_scores(model, x)]
     layer_inputs = [x]
-    for layer in model.layers[:-1]:
-        layer_inputs.append(jax.vmap(layer)(layer_inputs[-1]))
+    for l, layer in enumerate(model.layers[:-1]):
+        layer_inputs.append(model.nodes(l, jax.vmap(layer)(layer_inputs[-1])))
     n_layers = len(model.layers)
     max_in = max(l.in_features for l in model.layers)
     fig = plt.figure(figsize=(min(1.6 * max_in + 1, 18), min(1.5 * sum(l.out_features for l in model.layers) + 1, 24)))
@@ -57,7 +57,11 @@ def kan(model, x, *, num_points: int = 100, title: str = "KAN activations"):
         strength = scores[l] / max(scores[l].max(), 1e-12)
         axes = subfigs[row].subplots(layer.out_features, layer.in_features, squeeze=False)
         head = f"{title}\n" if row == 0 else ""
-        subfigs[row].suptitle(f"{head}layer {l}: {layer.in_features} -> {layer.out_features}", fontsize=9)
+        n_mult = model.mult_of_layers[l]
+        products = (f" (last {model.mult_arity * n_mult} outputs multiplied in groups of {model.mult_arity})"
+                    if n_mult else "")
+        subfigs[row].suptitle(f"{head}layer {l}: {layer.in_features} -> {layer.out_features}{products}",
+                              fontsize=9)
         for j in range(layer.out_features):
             for i in range(layer.in_features):
                 ax = axes[j, i]
