@@ -19,6 +19,7 @@ from types import ModuleType
 _TASKS = {
     "regression": "jaxrep._tasks.regression",
     "kan_fit": "jaxrep._tasks.kan_fit",
+    "kan_symbolic": "jaxrep._tasks.kan_symbolic",
     "inr": "jaxrep._tasks.inr",
     "koopman": "jaxrep._tasks.koopman",
     "pinn": "jaxrep._tasks.pinn",
