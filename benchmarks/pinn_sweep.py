@@ -20,7 +20,10 @@ Variants (names below; `recipe` is the committed config):
 - `balance`: grad-norm balancing every 100 steps;
 - `rad`: RAD redistribution of the residual points every 500 Adam steps (pool 4x, k = 1, c = 1);
 - `marching_2`: time marching over 2 windows (each with the full phases: twice the cost);
-- `wide`: width 128.
+- `wide`: width 128;
+- `dense`: the session-7 Burgers recipe on any problem: float64, tanh MLP 20 x 20 x 20, 2000 Adam steps
+  (lr 5e-3 decayed to 5e-4) then 3000 dense self-scaled Broyden steps (`bfgs`) on 8000 fixed points;
+- `dense_wide`: the same with width 32 (for 2-D problems and systems; 1.3-2.4k parameters).
 
 Run by hand (minutes per variant on a 2-core CPU), never in CI; record what you find in BENCHMARKS.md.
 """
@@ -55,6 +58,12 @@ VARIANTS = {
     "rad": ["rad.every=500", "rad.pool=4", "rad.k=1.0", "rad.c=1.0"],
     "marching_2": ["marching.windows=2"],
     "wide": ["model.width_size=128"],
+    "dense": ["precision=float64", "model.kind=mlp", "model.width_size=20", "model.depth=3",
+              "train.phases=[{optimizer: adam, steps: 2000, learning_rate: 5.0e-3, schedule: exponential,"
+              " decay_rate: 0.1}, {optimizer: bfgs, steps: 3000, n_residual: 8000, scaling: ssbroyden}]"],
+    "dense_wide": ["precision=float64", "model.kind=mlp", "model.width_size=32", "model.depth=3",
+                   "train.phases=[{optimizer: adam, steps: 2000, learning_rate: 5.0e-3, schedule: exponential,"
+                   " decay_rate: 0.1}, {optimizer: bfgs, steps: 3000, n_residual: 8000, scaling: ssbroyden}]"],
 }
 
 
@@ -62,11 +71,13 @@ def run(problem: str, variant: str, seed: int, method: str) -> dict:
     cfg = config.load(problem,
                       overrides=VARIANTS[variant] + [f"train.seed={seed}", f"method={method}",
                                                      "train.checkpoint_every=1000000"])
-    prob = problems.get(cfg.problem.name, **cfg.problem.params)
     t0 = time.perf_counter()
-    sol = solve(prob, method, solve_config(cfg), key=jr.PRNGKey(seed), phases=solve_phases(cfg, prob),
-                progress=False)
-    m = sol.metrics
+    with jax.enable_x64(cfg.precision == "float64"):  # as `jaxrep solve` does (the task's `precision`)
+        prob = problems.get(cfg.problem.name, **cfg.problem.params)
+        sol = solve(prob, method, solve_config(cfg), key=jr.PRNGKey(seed), phases=solve_phases(cfg, prob),
+                    progress=False)
+    m = {k: float(v) if isinstance(v, (int, float, np.floating)) or getattr(v, "ndim", 1) == 0 else v
+         for k, v in sol.metrics.items() if k in ("rel_l2_train_window", "nrmse_train_window", "final_loss")}
     return {"rel_l2_train_window": m["rel_l2_train_window"], "nrmse_train_window": m.get("nrmse_train_window"),
             "final_loss": m.get("final_loss"), "wall_s": time.perf_counter() - t0}
 
@@ -76,6 +87,7 @@ def main():
     ap.add_argument("--problems", nargs="+", default=["burgers"])
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--method", default="pinn")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -83,7 +95,7 @@ def main():
     results = {}
     for problem in args.problems:
         for variant in args.variants:
-            runs = [run(problem, variant, s, args.method) for s in range(args.seeds)]
+            runs = [run(problem, variant, s, args.method) for s in range(args.first_seed, args.first_seed + args.seeds)]
             results[f"{problem}/{variant}"] = runs
             e = np.array([r["rel_l2_train_window"] for r in runs])
             w = np.array([r["wall_s"] for r in runs])
