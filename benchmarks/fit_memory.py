@@ -18,7 +18,7 @@ ap.add_argument("--n", type=int, default=16)
 ap.add_argument("--clear-jax", action="store_true", help="jax.clear_caches() after each call")
 ap.add_argument("--clear-donation", action="store_true",
                 help="jax._src.api_util.donation_vector.cache_clear() after each call")
-ap.add_argument("--clear-chunk", action="store_true", help="_CHUNK_CACHE.clear() after each call")
+ap.add_argument("--clear-chunk", action="store_true", help="jaxrep.train.clear_cache() after each call")
 args = ap.parse_args()
 
 import jax
@@ -27,7 +27,6 @@ import jax.random as jr
 import optax
 
 import jaxrep
-from jaxrep.train import _fit
 
 
 def rss_maps():
@@ -69,7 +68,7 @@ for i in range(args.n):
     t = time.perf_counter()
     one(i)
     if args.clear_chunk:
-        _fit._CHUNK_CACHE.clear()
+        jaxrep.train.clear_cache()
     if args.clear_donation:
         from jax._src import api_util
         api_util.donation_vector.cache_clear()
@@ -77,5 +76,5 @@ for i in range(args.n):
         jax.clear_caches()
     gc.collect()
     r, m = rss_maps()
-    print(f"call {i:2d} rss={r:.0f}MiB maps={m} chunk_cache={len(_fit._CHUNK_CACHE)} ({time.perf_counter()-t:.1f}s)",
+    print(f"call {i:2d} rss={r:.0f}MiB maps={m} chunk_cache={jaxrep.train.cache_info()['entries']} ({time.perf_counter()-t:.1f}s)",
           flush=True)

@@ -1,6 +1,8 @@
 """Training: the `fit` loop, Orbax checkpoints, pure data samplers and sharding helpers."""
 
 from .._rundir import RunLockedError as RunLockedError
+from ._cache import cache_info as cache_info
+from ._cache import clear_cache as clear_cache
 from ._checkpoint import CheckpointError as CheckpointError
 from ._checkpoint import Checkpointer as Checkpointer
 from ._checkpoint import CheckpointMismatchError as CheckpointMismatchError

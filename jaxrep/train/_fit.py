@@ -10,9 +10,7 @@ import math
 import pathlib
 import sys
 import time
-import types
 import warnings
-import weakref
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import equinox as eqx
@@ -24,6 +22,7 @@ import optax
 from jaxtyping import PRNGKeyArray, PyTree
 
 from .._rundir import RunLock
+from . import _cache
 from ._checkpoint import Checkpointer
 from ._sharding import replicate, shard_batch, shard_batch_constraint
 from ._state import TrainState, raw_key
@@ -141,67 +140,13 @@ def _make_chunk(get_loss, get_optimizer, get_sampler, mesh, data_axis, extra_arg
     return chunk
 
 
-# (loss, optimizer, sampler, mesh, data_axis) -> (chunk, weak references that drop the entry). An entry
-# holds its callables weakly where it can (functions, bound methods, most objects): it dies with the
-# first of them, e.g. with the loss closure of one run of a sweep, and its compiled programs with it.
-# What cannot be referenced weakly (an optax `GradientTransformation` is a NamedTuple, `None`, a mesh) is
-# held; the size bound covers one loss trained with many optimisers.
-_CHUNK_CACHE: dict = {}
-_CHUNK_CACHE_SIZE = 8
-
-
-def _strong(obj):
-    return lambda: obj
-
-
-def _weak(obj, callback):
-    """`(cache-key part, getter, weak references)` for `obj`: identity and a weak reference when it
-    can be referenced weakly, else `obj` itself (compared by equality) and a strong getter."""
-    if obj is None:
-        return None, _strong(None), ()
-    if isinstance(obj, types.MethodType):  # a new bound-method object at every attribute access
-        try:
-            self_ref, func_ref = weakref.ref(obj.__self__, callback), weakref.ref(obj.__func__, callback)
-        except TypeError:
-            return obj, _strong(obj), ()
-        get = lambda: types.MethodType(func_ref(), self_ref())
-        return ("method", id(obj.__self__), id(obj.__func__)), get, (self_ref, func_ref)
-    try:
-        ref = weakref.ref(obj, callback)
-    except TypeError:
-        return obj, _strong(obj), ()
-    return ("id", id(obj)), ref, (ref,)
-
-
 def _get_chunk(loss_fn, optimizer, sampler, mesh, data_axis):
     """The compiled chunk function for these callables, reused across `fit` calls (no recompilation
-    when the same loss, optimiser and sampler objects are trained again, e.g. on resume or in sweeps),
-    and freed, with its compiled programs, when one of them is garbage collected.
-
-    A key part holding the id of an object is only ever looked up while the object is alive: the weak
-    reference's callback removes the entry when it dies, before its id can be reused."""
-    box = []  # the key, once known; the callbacks must not hold the entry itself
-
-    def drop(_ref):
-        if box:
-            _CHUNK_CACHE.pop(box[0], None)
-
-    parts = [_weak(obj, drop) for obj in (loss_fn, optimizer, sampler)]
-    key = (*(p[0] for p in parts), mesh, data_axis)
-    try:
-        hash(key)
-    except TypeError:
-        return _make_chunk(_strong(loss_fn), _strong(optimizer), _strong(sampler), mesh, data_axis,
-                           _wants_extra_args(optimizer))
-    entry = _CHUNK_CACHE.pop(key, None)
-    if entry is None:
-        chunk = _make_chunk(*(p[1] for p in parts), mesh, data_axis, _wants_extra_args(optimizer))
-        entry = (chunk, tuple(r for p in parts for r in p[2]))
-        box.append(key)
-        while len(_CHUNK_CACHE) >= _CHUNK_CACHE_SIZE:
-            _CHUNK_CACHE.pop(next(iter(_CHUNK_CACHE)))
-    _CHUNK_CACHE[key] = entry  # most recently used last
-    return entry[0]
+    when the same loss, optimiser and sampler objects are trained again, e.g. on resume or in sweeps)
+    and freed, with its compiled programs, when one of them is garbage collected (`_cache.cached`)."""
+    extra = _wants_extra_args(optimizer)
+    return _cache.cached((loss_fn, optimizer, sampler), (mesh, data_axis),
+                         lambda lf, opt, smp: _make_chunk(lf, opt, smp, mesh, data_axis, extra))
 
 
 def _stack(batches):
