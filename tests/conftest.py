@@ -1,5 +1,6 @@
 """Shared fixtures: a seeded `getkey` and dtype-aware `tree_allclose`."""
 
+import contextlib
 import os
 import random
 
@@ -82,10 +83,28 @@ def allclose():
     return tree_allclose
 
 
+@contextlib.contextmanager
+def x64_on():
+    """`jax_enable_x64` on inside the block, restored afterwards (never set at import: it would leak
+    into every other test of the xdist worker)."""
+    old = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", old)
+
+
 @pytest.fixture
 def x64():
     """Run one test with `jax_enable_x64` on (closed-form numerics in float64), restored afterwards."""
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
+    with x64_on():
+        yield
+
+
+@pytest.fixture(scope="module")
+def x64_module():
+    """A whole module in float64 (use `pytestmark = pytest.mark.usefixtures("x64_module")`): every
+    compiled program then has one dtype and is compiled once."""
+    with x64_on():
+        yield

@@ -19,14 +19,7 @@ import jaxrep.interpolants as ji
 from jaxrep.interpolants._sample import _BROWNIAN_TOL
 
 
-@pytest.fixture(scope="module", autouse=True)
-def x64():
-    # The whole module runs in float64 (exact costs to 1e-6, strong errors, closed forms), so every
-    # compiled program below has one dtype and is compiled once.
-    prev = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", prev)
+pytestmark = pytest.mark.usefixtures("x64_module")  # the whole module in float64
 
 
 def _cost(x0, x1):

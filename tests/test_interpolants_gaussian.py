@@ -17,14 +17,6 @@ from jax.flatten_util import ravel_pytree
 import jaxrep.interpolants as ji
 
 
-@pytest.fixture
-def x64():
-    prev = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", prev)
-
-
 M = np.array([1.0, -2.0])
 L = np.array([[0.6, 0.0], [0.3, 0.4]])
 SIGMA = L @ L.T  # full covariance, so the Jacobian of b is not diagonal

@@ -25,14 +25,6 @@ CONFIG = pathlib.Path(__file__).resolve().parents[1] / "jaxrep" / "configs" / "i
 SHAPE = (1, 4, 4)
 
 
-@pytest.fixture
-def x64():
-    prev = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", prev)
-
-
 def gaussian_image_field(I, m, s):
     """The exact velocity as an image network net(t, image) for ImageField."""
 

@@ -17,14 +17,6 @@ import jaxrep as jrp
 import jaxrep.interpolants as ji
 
 
-@pytest.fixture
-def x64():
-    prev = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", prev)
-
-
 MEANS = np.array([[0.0, 0.0], [2.0, 1.0], [-1.0, 2.0]])
 STDS = np.array([1.0, 0.5, 0.3])
 

@@ -10,14 +10,6 @@ import pytest
 import jaxrep.interpolants as ji
 
 
-@pytest.fixture
-def x64():
-    prev = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", prev)
-
-
 GAMMAS = [ji.ZeroGamma(), ji.SqrtGamma(2.0), ji.QuadraticGamma(1.0), ji.SineSquaredGamma(1.0)]
 
 PRESETS = {

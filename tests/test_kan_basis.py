@@ -14,14 +14,6 @@ basis = jr.nn.basis
 bspline = jax.jit(basis.bspline, static_argnums=2)
 
 
-@pytest.fixture
-def x64():
-    prev = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", prev)
-
-
 def _nonuniform_grid(order):
     interior = np.array([-1.0, -0.7, -0.1, 0.05, 0.5, 1.0])
     h = 0.3

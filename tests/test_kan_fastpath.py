@@ -22,12 +22,7 @@ import jaxrep as jr
 basis_fns = jr.nn.basis
 
 
-@pytest.fixture(scope="module", autouse=True)
-def x64():
-    prev = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", prev)
+pytestmark = pytest.mark.usefixtures("x64_module")  # the whole module in float64
 
 
 @pytest.fixture(scope="module")

@@ -19,14 +19,6 @@ import jaxrep as jr
 BASES = ["bspline", "rbf", "fourier", "chebyshev", "legendre", "rational"]
 
 
-@pytest.fixture
-def x64():
-    prev = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", prev)
-
-
 @eqx.filter_jit
 def batched(model, x):
     return jax.vmap(model)(x)

@@ -17,12 +17,7 @@ import jaxrep as jr
 K = jr.koopman
 
 
-@pytest.fixture(scope="module", autouse=True)
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
+pytestmark = pytest.mark.usefixtures("x64_module")  # the whole module in float64
 
 
 def _random_system(seed, d, m, scale=0.5):

@@ -27,12 +27,7 @@ from jaxrep.koopman._dmd import (
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
+pytestmark = pytest.mark.usefixtures("x64_module")  # the whole module in float64
 
 
 M, N, R = 80, 8, 4

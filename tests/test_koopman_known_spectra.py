@@ -16,12 +16,7 @@ import scipy.special
 import jaxrep as jr
 
 
-@pytest.fixture(scope="module", autouse=True)
-def x64():
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
+pytestmark = pytest.mark.usefixtures("x64_module")  # the whole module in float64
 
 
 # ------------------------------------------------------------------ noisy logistic map

@@ -12,13 +12,8 @@ from jaxrep.train._bfgs import ScaleByBfgsState, bfgs, scale_by_bfgs
 
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _x64():
-    """The whole module in float64 (closed-form numerics), restored afterwards for the rest of the worker."""
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", old)
+pytestmark = pytest.mark.usefixtures("x64_module")  # the whole module in float64
+
 
 SCALINGS = ("none", "ssbfgs", "ssbroyden")
 N = 12
