@@ -15,7 +15,7 @@ $T = \Psi_X^\top\Psi_Y/n$.
 import abc
 import itertools
 import math
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import equinox as eqx
 import jax
@@ -397,8 +397,13 @@ def _gedmd_jit(features, X, dXdt, diffusion, reg, dt):
     return GeneratorEstimator(features, L, B, dt)
 
 
-def _default_key(key):
-    return jr.PRNGKey(0) if key is None else key
+def _as_key(key):
+    """A PRNG key from `key`: a key as it is, an int as the seed of `jr.PRNGKey`."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        return jr.PRNGKey(int(key))
+    if key is None:
+        raise TypeError("key must be a PRNG key or an int seed, got None")
+    return key
 
 
 def kernel_rrr(
@@ -413,7 +418,7 @@ def kernel_rrr(
     randomized: bool = False,
     n_iter: int = 4,
     oversample: int = 10,
-    key: Optional[PRNGKeyArray] = None,
+    key: Union[PRNGKeyArray, int] = 0,
 ) -> KoopmanEstimator:
     r"""Kernel reduced-rank regression (Kostic et al., NeurIPS 2022), the kooplearn estimator.
 
@@ -457,8 +462,9 @@ def kernel_rrr(
       approximation of the exact estimator that improves quickly with `n_iter`.
     - `n_iter`, `oversample`: Krylov blocks (applications of $K_Y S$) and extra columns of the
       randomized solver.
-    - `key`: PRNG key for the landmarks / the random start block (keyword-only; default
-      `PRNGKey(0)`); the exact solver's result does not depend on it beyond its tolerance.
+    - `key`: PRNG key, or an int seed, for the landmarks / the random start block (keyword-only;
+      default: seed 0, so repeated calls agree); the exact solver's result does not depend on it beyond
+      its tolerance.
 
     **Returns:** a [`KoopmanEstimator`][jaxrep.koopman.KoopmanEstimator].
     """
@@ -476,15 +482,15 @@ def kernel_rrr(
                 raise ValueError(f"n_iter must be an integer >= 1, got {n_iter!r}")
             k = min(n, rank + max(0, int(oversample)))
             depth = max(1, min(n_iter, n // k))
-            return _krrr_krylov(kernel, X, Y, reg, rank, dt, k, depth, 1, _default_key(key))
+            return _krrr_krylov(kernel, X, Y, reg, rank, dt, k, depth, 1, _as_key(key))
         k = min(n, rank + 10)
         if n < 8 * k:  # the Krylov basis would not be much smaller than the problem
             return _krrr_dense(kernel, X, Y, reg, rank, dt)
-        return _krrr_krylov(kernel, X, Y, reg, rank, dt, k, 4, 50, _default_key(key))
+        return _krrr_krylov(kernel, X, Y, reg, rank, dt, k, 4, 50, _as_key(key))
     if isinstance(nystrom, bool) or not isinstance(nystrom, int) or not 1 <= nystrom <= n:
         raise ValueError(f"nystrom must be None or an integer in [1, n_samples={n}], got {nystrom!r}")
     rank = _check_rank(rank, nystrom, "number of Nyström landmarks")
-    return _krrr_nystrom(kernel, X, Y, reg, rank, dt, nystrom, _default_key(key))
+    return _krrr_nystrom(kernel, X, Y, reg, rank, dt, nystrom, _as_key(key))
 
 
 @eqx.filter_jit
