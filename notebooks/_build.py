@@ -211,7 +211,8 @@ KAN = [
         1. Fit $f(x, y) = \\exp(\\sin\\pi x + y^2)$ (the KAN paper's first example) with a $[2, 5, 1]$ KAN and
            grid extension $G = 3 \\to 5 \\to 10 \\to 20 \\to \\dots$, and look at the learned activations;
         2. fit an image (an implicit neural representation) with a Fourier-KAN and a SIREN of the same
-           parameter count.
+           parameter count;
+        3. recover the formula of section 1's target from data: sparsify, prune, `auto_symbolic`.
     """),
     params("01_kan", """
         GRIDS = (3, 6, 12) if SMOKE else (3, 5, 10, 20, 50)  # grid sizes of the extension schedule
@@ -221,6 +222,9 @@ KAN = [
         IMAGE_SIZE = 32 if SMOKE else 128         # side of the grey test image
         INR_STEPS = 50 if SMOKE else 3000         # image-fit steps per model
         N_FREQ, INR_WIDTH = (16, 32) if SMOKE else (64, 64)
+        SYMBOLIC_STEPS = 50 if SMOKE else 1500    # Adam steps per stage of the formula workflow (section 4)
+        SPARSITY = 0.1                            # lambda of the sparsity penalty (section 4)
+        AFFINE_STEPS = 20 if SMOKE else 500       # affine-parameter training after auto_symbolic
     """),
     HELPERS,
     md("""
@@ -344,6 +348,62 @@ KAN = [
         ax.legend()
         fig.tight_layout()
         show(fig, "image_loss")
+    '''),
+    md("""
+        ## 4. From a KAN to a formula
+
+        The KAN paper's workflow turns the network of section 1 into $\\exp(\\sin\\pi x + y^2)$:
+
+        1. train a $[2, 5, 1]$ KAN with the sparsity penalty $\\lambda\\,(\\sum_l|\\Phi_l|_1 + 2\\sum_l S(\\Phi_l))$
+           (`jr.nn.kan_regularization`), so that few edges carry the function;
+        2. `jr.nn.prune` removes the idle hidden nodes (and *masks* weak edges: they stay zero from then on);
+        3. refine the grid and train on (no penalty);
+        4. `jr.nn.auto_symbolic` fits every edge by $c\\,f(a x + b) + d$ over a library of functions and
+           keeps the best where $R^2 \\ge 0.99$; the affine parameters keep training through `fit`
+           (Adam, then the dense quasi-Newton `jr.train.bfgs`);
+        5. `jr.nn.symbolic_formula` writes the result with sympy.
+
+        The same pipeline on your own data file is `jaxrep run kan_symbolic --set data.path=samples.npz`.
+    """),
+    code('''
+        def penalised(lam):
+            def loss(model, batch, key):
+                x, y = batch
+                fit_term = jnp.mean((jax.vmap(model)(x) - y) ** 2)
+                return (fit_term + lam * jr.nn.kan_regularization(model, x) if lam else fit_term), {}
+            return loss
+
+        def train(model, loss, steps, optimizer, key):
+            model, _ = jr.train.fit(model, loss, lambda key, step: (X, y), optimizer, steps=steps, key=key,
+                                    steps_per_call=50, progress=not SMOKE)
+            return model
+
+        sched = lambda: optax.adam(optax.cosine_decay_schedule(1e-2, SYMBOLIC_STEPS, alpha=0.01))
+        sparse = jr.nn.KAN([2, 5, 1], grid_size=3, key=jrandom.fold_in(k_model, 1))
+        sparse = train(sparse, penalised(SPARSITY), SYMBOLIC_STEPS, sched(), jrandom.fold_in(k_fit, 10))
+        pruned = jr.nn.prune(sparse, X, node_threshold=1e-2, edge_threshold=3e-2)
+        print("widths after pruning:", pruned.spec)
+        for stage, grid in enumerate((5, 10)):
+            pruned = jr.nn.refine_grid(pruned, X, grid)
+            pruned = train(pruned, penalised(0.0), SYMBOLIC_STEPS, sched(), jrandom.fold_in(k_fit, 11 + stage))
+        print(f"pruned KAN, G = 10: test RMSE {rmse(pruned, X_test, y_test):.2e}")
+
+        symbolic = jr.nn.auto_symbolic(pruned, X, r2_threshold=0.99, verbose=True)
+        affine = jr.train.fit(symbolic, penalised(0.0), lambda key, step: (X, y), key=jrandom.fold_in(k_fit, 20),
+                              phases=[jr.train.Phase(optax.adam(1e-3), AFFINE_STEPS, name="adam"),
+                                      jr.train.Phase(jr.train.bfgs(), AFFINE_STEPS // 2, resample=False, name="bfgs")],
+                              steps_per_call=50, progress=not SMOKE)[0]
+        print(f"symbolic KAN: test RMSE {rmse(symbolic, X_test, y_test):.2e} when fixed, "
+              f"{rmse(affine, X_test, y_test):.2e} after training the affine parameters")
+        live = [np.asarray(layer.live) for layer in affine.kan.layers]
+        if all(bool(np.all(np.asarray(m) | ~l)) for m, l in zip(affine.masks, live)):
+            (formula,) = jr.nn.symbolic_formula(affine, names=("x", "y"), digits=4)
+            print("formula:", formula)
+        else:
+            print("some edges are not symbolic (R^2 < 0.99): no formula")
+    '''),
+    code('''
+        show(jr.plot.kan(pruned, X, title=f"pruned KAN {pruned.spec}, G = 10"), "kan_pruned")
     '''),
 ]
 
