@@ -241,13 +241,16 @@ _PEER = textwrap.dedent(r"""
         for _ in range(3):
             tr.train_step()
     out = {k: [] for k in trainers}
+    cpu = {k: [] for k in trainers}
     for _ in range(passes):
         for k, tr in trainers.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(steps):
                 tr.train_step()
             out[k].append((time.perf_counter() - t0) / steps * 1e3)
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "times": out}))
+            cpu[k].append((time.process_time() - c0) / steps * 1e3)
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "times": out,
+                      "cpu_times": cpu}))
 """)
 
 
@@ -264,8 +267,10 @@ def _peer_summary(per_proc: list) -> dict:
     out = {}
     for k in per_proc[0]["times"]:
         meds = [float(np.median(r["times"][k])) for r in per_proc]
+        cpu_meds = [float(np.median(r["cpu_times"][k])) for r in per_proc]
         out[f"torch_{k}"] = {"median_ms": float(np.median(meds)),
                              "min_ms": float(min(min(r["times"][k]) for r in per_proc)),
+                             "cpu_median_ms": float(np.median(cpu_meds)),  # process CPU time (all threads)
                              "process_medians_ms": meds}
     out["torch_version"] = per_proc[0]["torch"]
     return out
@@ -315,16 +320,21 @@ def main():
     torch_spike = res.get("torch_spike", {}).get("median_ms")
     cpu_pinn = res["jaxrep_pinn"]["cpu_median_ms"]
     print("\n| step | ms/step (median, wall) | min | / jaxrep PINN | CPU ms/step (median) | / jaxrep PINN (CPU) "
-          "| PyTorch / this (wall) |")
-    print("|---|---|---|---|---|---|---|")
+          "| PyTorch / this (wall) | PyTorch / this (CPU) |")
+    print("|---|---|---|---|---|---|---|---|")
+    torch_cpu = {k: res.get(f"torch_{k}", {}).get("cpu_median_ms") for k in ("pinn", "spike")}
     for name, r in res.items():
         if not isinstance(r, dict) or "median_ms" not in r:
             continue
-        peer = torch_spike if "spike" in name else torch_pinn
+        kind = "spike" if "spike" in name else "pinn"
+        peer = torch_spike if kind == "spike" else torch_pinn
         vs = f"{peer / r['median_ms']:.2f}x" if peer and not name.startswith("torch") else "-"
         c = r.get("cpu_median_ms")
         cpu_cols = f"{c:.1f} | {c / cpu_pinn:.2f}" if c is not None else "- | -"
-        print(f"| {name} | {r['median_ms']:.1f} | {r['min_ms']:.1f} | {r['median_ms'] / pinn:.2f} | {cpu_cols} | {vs} |")
+        pc = torch_cpu[kind]
+        vs_cpu = f"{pc / c:.2f}x" if pc and c and not name.startswith("torch") else "-"
+        print(f"| {name} | {r['median_ms']:.1f} | {r['min_ms']:.1f} | {r['median_ms'] / pinn:.2f} | {cpu_cols} | {vs} "
+              f"| {vs_cpu} |")
     if torch_pinn and torch_spike:
         print(f"\nPyTorch SPIKE/PINN overhead: {torch_spike / torch_pinn:.2f}x")
     if args.out:

@@ -36,9 +36,10 @@ import jax.random as jr
 import numpy as np
 
 from ..config import PhaseConfig, TrainConfig
-from ..nn import KAN, auto_symbolic, kan_regularization, prune, refine_grid, symbolic_formula
+from ..nn import KAN, auto_symbolic, prune, refine_grid, symbolic_formula
 from ._common import save_figure, train
-from .kan_fit import FUNCTIONS, _shifted_metrics
+from .kan_fit import FUNCTIONS, _rmse, _shifted_metrics
+from .kan_fit import make_loss as _loss
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class KANConfig:
     mult: tuple[int, ...] = ()  # multiplication nodes per hidden layer (MultKAN), in addition to `hidden`
     order: int = 3
     grid_schedule: tuple[int, ...] = (3, 5, 10)
-    regularization: float = 5e-2  # lambda of the L1 + entropy penalty in the first stage
+    regularization: float = 0.1  # lambda of the L1 + entropy penalty in the first stage
 
     def __post_init__(self):
         if not self.grid_schedule or any(g < 1 for g in self.grid_schedule):
@@ -167,24 +168,6 @@ def _data(cfg: Config, key):
     x = jr.uniform(k1, (cfg.data.n_train, dim), dtype, minval=-1.0, maxval=1.0)
     xt = jr.uniform(k2, (cfg.data.n_test, dim), dtype, minval=-1.0, maxval=1.0)
     return x, fn(x), xt, fn(xt)
-
-
-def _loss(reg: float):
-    def loss_fn(model, batch, key):
-        x, y = batch
-        mse = jnp.mean((jax.vmap(model)(x) - y) ** 2)
-        aux = {"rmse": jnp.sqrt(mse)}
-        if reg > 0:
-            penalty = kan_regularization(model, x)
-            aux["reg"] = penalty
-            return mse + reg * penalty, aux
-        return mse, aux
-
-    return loss_fn
-
-
-def _rmse(model, x, y) -> float:
-    return float(jnp.sqrt(jnp.mean((jax.jit(jax.vmap(model))(x) - y) ** 2)))
 
 
 def run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> dict:
