@@ -17,7 +17,9 @@ Variants (stage 2 only; the network is the same for all):
 - `l1_1e-3`: L1 weight 1e-3;
 - `lr_1e-2`: learning rate 1e-2 (constant, as the config's);
 - `obs_16`: 16 observables, L1 weight 1e-3;
-- `steps_x3`: three times the stage's steps, L1 weight 1e-3.
+- `steps_x3`: three times the stage's steps, L1 weight 1e-3;
+- `continuation`, `continuation_1e-3`: the PIKE stage first (no L1), then as many steps with the L1
+  penalty (weight `weights.l1` or 1e-3) from where it ended.
 
 Run by hand (the PINN stage takes minutes on a 2-core CPU; each variant ~1-2 min); record what you
 find in BENCHMARKS.md.
@@ -48,6 +50,8 @@ VARIANTS = {
     "lr_1e-2": dict(lr=1e-2),
     "obs_16": dict(observables=16, l1=1e-3),
     "steps_x3": dict(steps_factor=3, l1=1e-3),
+    "continuation": dict(continuation=True),
+    "continuation_1e-3": dict(continuation=True, l1=1e-3),
 }
 KEYS = ("rel_l2_train_window", "rel_l2_extrapolation", "rel_l2_extrapolation_koopman",
         "rel_l2_extrapolation_persistence", "rel_l2_extrapolation_damped_persistence", "A_l1", "A_sparsity")
@@ -84,9 +88,14 @@ def main():
             model = eqx.tree_at(lambda m: m.field, model, net.model.field)
             steps = kc.staged_steps * v.get("steps_factor", 1)
             phase = Phase(optax.adam(v.get("lr", kc.staged_learning_rate)), steps, name="koopman")
+            sampler = make_sampler(prob, c2.sampling, koopman=True)
             t0 = time.perf_counter()
-            model, history = fit(model, _koopman_stage_loss(c2, sparse), make_sampler(prob, c2.sampling, koopman=True),
-                                 phases=[phase], key=jr.fold_in(k_train, 1), progress=False, **c2.fit.kwargs())
+            if v.get("continuation"):  # PIKE first, then the L1 penalty from there
+                model, _ = fit(model, _koopman_stage_loss(c2, False), sampler, phases=[phase],
+                               key=jr.fold_in(k_train, 1), progress=False, **c2.fit.kwargs())
+            model, history = fit(model, _koopman_stage_loss(c2, sparse), sampler,
+                                 phases=[phase], key=jr.fold_in(k_train, 2 if v.get("continuation") else 1),
+                                 progress=False, **c2.fit.kwargs())
             wall = time.perf_counter() - t0
             m = compute_metrics(model, prob, evaluate(model, prob, c2), history)
             row = {k: m.get(k) for k in KEYS}

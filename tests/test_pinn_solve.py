@@ -142,12 +142,19 @@ def test_staged_spike_trains_the_network_then_the_koopman_parts_alone(monkeypatc
     sol = jrp.pinn.solve(problems.get("heat"), "spike", cfg, key=getkey(), phases=_adam(20), progress=False)
     leaves = lambda m: jax.tree_util.tree_leaves(eqx.filter(m, eqx.is_array))  # noqa: E731
     same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(leaves(a), leaves(b)))  # noqa: E731
-    (start1, end1), (start2, end2) = calls
+    (start1, end1), (start2, end2), (start3, end3) = calls
     assert end1.generator is None and end1.observable is None  # stage 1 optimises the network alone
     assert not same(start1.field, end1.field)
-    assert same(start2.field, end2.field) and same(end1.field, end2.field)
+    assert same(start2.field, end2.field) and same(end1.field, end2.field) and same(end2.field, end3.field)
     assert not same(start2.generator, end2.generator) and not same(start2.observable, end2.observable)
-    assert list(sol.history["stage"]) == [0, 0, 1, 1] and list(sol.history["step"]) == [10, 20, 30, 40]
+    # SPIKE's L1 stage continues from where the Koopman stage ended
+    assert same(end2.generator, start3.generator) and not same(start3.generator, end3.generator)
+    assert list(sol.history["stage"]) == [0, 0, 1, 1, 2, 2]
+    assert list(sol.history["step"]) == [10, 20, 30, 40, 50, 60]
     assert "koopman_gen" in sol.history and "rel_l2_extrapolation_koopman" in sol.metrics
+    # PIKE has no L1 stage
+    calls.clear()
+    jrp.pinn.solve(problems.get("heat"), "pike", cfg, key=getkey(), phases=_adam(20), progress=False)
+    assert len(calls) == 2
     with pytest.raises(ValueError, match="koopman.staged_steps"):
         KoopmanConfig(staged_steps=-1)

@@ -47,11 +47,12 @@ class KoopmanConfig:
     `jaxrep.koopman.Generator` parametrisation, initialised with spectral radius `init_scale`.
 
     `staged_steps`: 0 (default) trains the network and the Koopman parts jointly on the PIKE/SPIKE loss,
-    as the SPIKE paper does. $N > 0$ trains in two stages: first the network alone on the PINN loss
+    as the SPIKE paper does. $N > 0$ trains in stages: first the network alone on the PINN loss
     (every optimiser phase), then the observables $g$ and the generator $A$ alone for $N$ Adam steps
-    (learning rate `staged_learning_rate`, fresh Koopman points every step) on the Koopman terms
-    (and the L1 penalty for SPIKE), the network frozen. The in-window solution is then the PINN's; the
-    Koopman rollout is fitted to it rather than pulling it away from the PDE (BENCHMARKS.md).
+    (learning rate `staged_learning_rate`, fresh Koopman points every step) on the Koopman terms, the
+    network frozen; SPIKE then continues for $N$ more steps with the L1 penalty added (a continuation:
+    L1 from the start collapses $A$ to ~0). The in-window solution is then the PINN's; the Koopman
+    rollout is fitted to it rather than pulling it away from the PDE (BENCHMARKS.md).
     """
 
     observables: int = 8
