@@ -26,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("x64_module")  # the whole module in float6
 
 
 @pytest.fixture(scope="module")
-def kan(x64):
+def kan(x64_module):
     # Built once: construction compiles the initialisation's quadrature, and equal in_features share it.
     return jr.nn.KAN([2, 2, 1], grid_size=5, order=3, grid_range=(-1.0, 1.0), key=jrandom.PRNGKey(13))
 

@@ -101,7 +101,7 @@ def test_dmdc_truncation_matches_the_paper_formulas():
 
 
 @pytest.fixture(scope="module")
-def slow_manifold_data(x64):
+def slow_manifold_data(x64_module):
     # Exact successors: the lifted system is linear, so its zero-order hold (scipy) is the true flow.
     system, dt = jr.data.ControlledSlowManifold(mu=-0.3, lam=-1.0), 0.25
     rng = np.random.default_rng(14)
