@@ -8,6 +8,9 @@ from ._checkpoint import Checkpointer as Checkpointer
 from ._checkpoint import CheckpointMismatchError as CheckpointMismatchError
 from ._checkpoint import CheckpointSaveError as CheckpointSaveError
 from ._data import minibatches as minibatches
+from ._ema import EmaState as EmaState
+from ._ema import ema as ema
+from ._ema import ema_model as ema_model
 from ._fit import FitOptions as FitOptions
 from ._fit import NonFiniteLossError as NonFiniteLossError
 from ._fit import Phase as Phase
