@@ -15,8 +15,8 @@ network at each base point once for both terms.
 
 SPIKE adds $\lambda\|A\|_1 = \lambda\sum_{ij}|A_{ij}|$ for a sparse, parsimonious generator.
 
-**References:** the SPIKE paper (Sparse Physics-Informed Koopman-Enhanced PINNs), see
-`shared/seeds/paper-abstracts.txt`.
+**References:** "SPIKE: Sparse Koopman Regularization for Physics-Informed Neural Networks" (Sparse
+Physics-Informed Koopman-Enhanced PINNs; the code: github.com/cair-philippines/spike).
 """
 
 from __future__ import annotations

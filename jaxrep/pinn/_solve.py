@@ -177,7 +177,7 @@ def _components(problem, a):
 
 
 def compute_metrics(model: PINNModel, problem: AbstractProblem, evaluation: dict, history: dict) -> dict:
-    """The summary metrics of issue 5 from an `evaluate` result (JSON-serialisable floats/lists).
+    """The summary metrics of a solve from an `evaluate` result (JSON-serialisable floats/lists).
 
     `rel_l2_*` / `residual_mse_*` for the training window and the extrapolation windows are over the
     whole spatial box. With a `train_box` (spatial extrapolation), on the training window:
@@ -434,7 +434,8 @@ def solve(
     `compute_metrics`).
 
     **References:** Raissi, Perdikaris & Karniadakis, "Physics-informed neural networks", J. Comput.
-    Phys. 378 (2019); the SPIKE paper (see `shared/seeds/paper-abstracts.txt`).
+    Phys. 378 (2019); "SPIKE: Sparse Koopman Regularization for Physics-Informed Neural Networks"
+    (the code: github.com/cair-philippines/spike).
     """
     if not isinstance(problem, AbstractProblem):
         raise TypeError(f"problem must be a jaxrep.pinn AbstractProblem, got {type(problem).__name__}")
