@@ -18,7 +18,6 @@ the value is parsed with `yaml.safe_load`, so `1e-3`, `true`, `[2, 5, 1]` work a
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib.resources
 import pathlib
 import types
@@ -27,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Optional, Union
 
 import yaml
+
+from ._validate import did_you_mean
 
 from .nn._model_config import ModelConfig as ModelConfig
 
@@ -240,8 +241,7 @@ def _convert(value: Any, tp, where: str) -> Any:
         raise TypeError(f"{where}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
     if origin is Literal:
         if value not in args:
-            close = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(value, args, paren=True)
             raise ValueError(f"{where}: expected one of {list(args)}, got {value!r}{hint}")
         return value
     if dataclasses.is_dataclass(tp):
@@ -299,8 +299,7 @@ def from_dict(cls, data: dict, where: str = ""):
     for key, value in data.items():
         name = f"{where}.{key}" if where else str(key)
         if key not in fields:
-            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.4)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, fields, cutoff=0.4)
             raise ValueError(
                 f"unknown config key {name!r}{hint} (valid keys{' of ' + where if where else ''}: "
                 f"{', '.join(fields)})"
@@ -398,8 +397,7 @@ def resolve(config) -> pathlib.Path | Traversable:
         found = sorted(str(p) for p in path.glob("*.yaml"))[:3]
         hint = f"; pass one of its YAML files, e.g. {', '.join(found)}" if found else ""
         raise IsADirectoryError(f"config {str(path)!r} is a directory, not a YAML file{hint}")
-    close = difflib.get_close_matches(stem, list(bundled), n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(stem, bundled, n=3)
     if path.parent == pathlib.Path(".") and path.suffix not in (".yaml", ".yml"):
         raise FileNotFoundError(
             f"no config file or bundled config named {str(config)!r}{hint} "

@@ -11,10 +11,11 @@ Each task module defines
 Names map to modules here, once; modules are imported lazily so that `jaxrep list` stays fast.
 """
 
-import difflib
 import importlib
 import importlib.util
 from types import ModuleType
+
+from .._validate import did_you_mean
 
 _TASKS = {
     "regression": "jaxrep._tasks.regression",
@@ -46,7 +47,5 @@ def get_task(name) -> ModuleType:
     """The task module for `name`, or a `ValueError` naming the valid tasks."""
     valid = _available()
     if name not in valid:
-        close = difflib.get_close_matches(str(name), valid, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"task={name!r} is unknown{hint} (valid tasks: {', '.join(valid)})")
+        raise ValueError(f"task={name!r} is unknown{did_you_mean(name, valid)} (valid tasks: {', '.join(valid)})")
     return importlib.import_module(_TASKS[name])

@@ -25,7 +25,6 @@ are saved in `closed_loop.npz` (`ts`, `reference`, `x_<kind>`, `u_<kind>`, `x_li
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import pathlib
 import time
@@ -41,6 +40,7 @@ import numpy as np
 from .. import data as jdata
 from .. import koopman as jk
 from ..config import TrainConfig
+from .._validate import did_you_mean
 from ._common import save_figure
 
 
@@ -72,8 +72,7 @@ def _param_names(name: str) -> list[str]:
 
 def _choice(value, choices, where: str) -> None:
     if value not in choices:
-        close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(value, choices, paren=True)
         raise ValueError(f"{where}: expected one of {list(choices)}, got {value!r}{hint}")
 
 
@@ -92,8 +91,7 @@ class SystemConfig:
 
     def __post_init__(self):
         if self.name not in _SYSTEMS:
-            close = difflib.get_close_matches(str(self.name), list(_SYSTEMS), n=1, cutoff=0.4)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(self.name, _SYSTEMS, cutoff=0.4)
             raise ValueError(
                 f"system.name: unknown controlled system {self.name!r}{hint} "
                 f"(valid: {', '.join(_SYSTEMS)})"
@@ -101,8 +99,7 @@ class SystemConfig:
         valid = _param_names(self.name)
         for key, value in self.params.items():
             if key not in valid:
-                close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.4)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                hint = did_you_mean(key, valid, cutoff=0.4)
                 raise ValueError(
                     f"system.params.{key} is not a parameter of {self.name}{hint} "
                     f"(valid: {', '.join(valid)}; after changing system.name replace the whole mapping, "

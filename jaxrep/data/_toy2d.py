@@ -24,6 +24,8 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._validate import did_you_mean
+
 
 def _check_n(n):
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -228,9 +230,6 @@ def toy2d(name: str, **kwargs) -> AbstractToyDistribution:
     """Instantiate a toy distribution by name (`checkerboard`, `8gaussians`, `rings`, `gaussian`,
     `moons`, `spirals`), with keyword arguments passed to its class."""
     if name not in TOY_DISTRIBUTIONS:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(TOY_DISTRIBUTIONS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(name, TOY_DISTRIBUTIONS)
         raise ValueError(f"toy distribution {name!r} is unknown{hint} (valid: {', '.join(TOY_DISTRIBUTIONS)})")
     return TOY_DISTRIBUTIONS[name](**kwargs)

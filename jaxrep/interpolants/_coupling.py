@@ -27,7 +27,6 @@ D. F. Crouse, "On implementing 2D rectangular assignment algorithms", IEEE TAES 
 """
 
 import abc
-import difflib
 from typing import Optional
 
 import equinox as eqx
@@ -38,6 +37,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
+from .._validate import did_you_mean
 from ._checks import is_concrete
 from ._interpolant import Interpolant, brownian_bridge
 
@@ -389,9 +389,7 @@ def ot_pairs(
     """
     methods = [m for m in COUPLINGS if m != "independent"]
     if method not in methods:
-        close = difflib.get_close_matches(str(method), methods, n=1, cutoff=0.4)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"method must be one of {methods}, got {method!r}{hint}")
+        raise ValueError(f"method must be one of {methods}, got {method!r}{did_you_mean(method, methods, cutoff=0.4)}")
     if method == "exact":
         if epsilon is not None:
             raise ValueError(f"epsilon applies to method='sinkhorn' only, got epsilon={epsilon!r} with method='exact'")

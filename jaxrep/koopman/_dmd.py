@@ -30,6 +30,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Complex, Float, Int, PRNGKeyArray
 
+from .._validate import check_int
 from ._estimators import _as_data, _check_dt
 
 _HI = jax.lax.Precision.HIGHEST
@@ -228,10 +229,7 @@ def _concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def _check_int(value, name: str, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
-    return int(value)
+_check_int = check_int
 
 
 def _check_times(ts, m: int, dtype) -> Array:

@@ -2,6 +2,8 @@
 
 import jax.numpy as jnp
 
+from .._validate import check_int
+
 
 def check_vector(x, size: int, name: str, owner: str) -> None:
     """Raise a clear `ValueError` unless `x` is one sample of shape `(size,)`."""
@@ -14,6 +16,5 @@ def check_vector(x, size: int, name: str, owner: str) -> None:
 
 
 def check_positive_int(value, name: str, minimum: int = 1) -> None:
-    """Raise a `ValueError` naming `name` unless `value` is an int >= `minimum`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    """Raise a `ValueError` naming `name` unless `value` is an integer >= `minimum`."""
+    check_int(value, name, minimum)

@@ -15,7 +15,6 @@ spline edges), and `symbolic_formula` writes it as a sympy expression.
 
 from __future__ import annotations
 
-import difflib
 from typing import Callable, NamedTuple, Optional, Sequence, Union
 
 import equinox as eqx
@@ -24,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
+from .._validate import did_you_mean
 from ._kan import KAN
 
 
@@ -91,8 +91,8 @@ def _library(library: LibraryLike) -> tuple[tuple[str, ...], tuple[SymbolicFunct
     for item in items:
         if isinstance(item, str):
             if item not in SYMBOLIC_LIBRARY:
-                hint = difflib.get_close_matches(item, list(SYMBOLIC_LIBRARY), n=1)
-                extra = f" (did you mean {hint[0]!r}?)" if hint else f"; known: {', '.join(SYMBOLIC_LIBRARY)}"
+                extra = (did_you_mean(item, SYMBOLIC_LIBRARY, paren=True)
+                         or f"; known: {', '.join(SYMBOLIC_LIBRARY)}")
                 raise ValueError(f"library: unknown function {item!r}{extra}")
             names.append(item)
             entries.append(SYMBOLIC_LIBRARY[item])

@@ -24,8 +24,9 @@ from typing import Union
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, ArrayLike, Float
+
+from .._validate import check_int
 
 __all__ = [
     "bspline",
@@ -47,9 +48,7 @@ def _float_array(x, name: str) -> Array:
     return x
 
 
-def _check_int(value, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+_check_int = check_int
 
 
 def bspline_knots(

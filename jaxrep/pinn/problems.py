@@ -23,8 +23,8 @@ Names map to classes here, once.
 
 from __future__ import annotations
 
-import difflib
 
+from .._validate import did_you_mean
 from ._exact_problems import Advection as Advection
 from ._exact_problems import Heat as Heat
 from ._exact_problems import Heat2D as Heat2D
@@ -86,8 +86,7 @@ def get(name: str, **params) -> AbstractProblem:
     invalid parameter.
     """
     if name not in _PROBLEMS:
-        close = difflib.get_close_matches(str(name), list(_PROBLEMS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(name, _PROBLEMS, paren=True)
         raise ValueError(f"unknown problem name {name!r}{hint}; valid names: {', '.join(_PROBLEMS)}")
     cls = _PROBLEMS[name]
     import dataclasses
@@ -95,7 +94,6 @@ def get(name: str, **params) -> AbstractProblem:
     valid = {f.name for f in dataclasses.fields(cls)}
     for key in params:
         if key not in valid:
-            close = difflib.get_close_matches(key, sorted(valid), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(key, sorted(valid), paren=True)
             raise ValueError(f"problem {name!r} has no parameter {key!r}{hint}; valid: {', '.join(sorted(valid))}")
     return cls(**params)

@@ -11,6 +11,8 @@ import numpy as np
 import optax
 from jaxtyping import Array, Int, PyTree
 
+from .._validate import check_int
+
 _HI = jax.lax.Precision.HIGHEST
 
 
@@ -44,10 +46,7 @@ def _check_nonneg(value, name: str) -> float:
     return float(value)
 
 
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return value
+_check_int = check_int
 
 
 def _precond_axes(shape: tuple, max_precond_dim: int) -> tuple:
