@@ -99,6 +99,8 @@ class TrainConfig:
     `phases` (a list of `PhaseConfig`), when given, replaces the single optimiser described by
     `steps`/`optimizer`/...: the run is then the phases one after the other (their `steps` add up),
     e.g. `phases: [{optimizer: adam, steps: 20000}, {optimizer: lbfgs, steps: 2000}]`.
+    `ema: 0.999` returns (and evaluates) an exponential moving average of the weights instead of the last
+    iterate ([`jaxrep.train.ema`][jaxrep.train.ema]); it needs the single optimiser.
     """
 
     steps: int = 1000
@@ -116,6 +118,9 @@ class TrainConfig:
     keep_checkpoints: int = 3
     log_every: int = 10
     phases: tuple[PhaseConfig, ...] = ()
+    # Evaluate with an exponential moving average of the weights (`jaxrep.train.ema`, decay `ema`);
+    # null: the last iterate. Needs the single optimiser (no `phases`).
+    ema: Optional[float] = None
 
     def __post_init__(self):
         if self.steps < 1:
@@ -129,6 +134,11 @@ class TrainConfig:
             raise ValueError(f"train.warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"train.grad_clip must be > 0 or null, got {self.grad_clip}")
+        if self.ema is not None:
+            if not 0 < self.ema < 1:
+                raise ValueError(f"train.ema must be a decay in (0, 1) or null, got {self.ema}")
+            if self.phases:
+                raise ValueError("train.ema averages one optimiser's iterates: use it without train.phases")
 
 
 def make_optimizer(cfg: TrainConfig):
@@ -163,6 +173,10 @@ def make_optimizer(cfg: TrainConfig):
         opt = optax.sgd(schedule, momentum=0.9)
     if cfg.grad_clip is not None:
         opt = optax.chain(optax.clip_by_global_norm(cfg.grad_clip), opt)
+    if cfg.ema is not None:
+        from .train import ema
+
+        opt = ema(opt, cfg.ema)
     return opt
 
 

@@ -93,3 +93,35 @@ def test_ema_bad_input():
         jrp.train.ema_model((m, m), state)
     with pytest.raises(ValueError, match="does not match the model"):
         jrp.train.ema_model(Quad(jnp.zeros(4)), state)
+
+
+def test_train_ema_in_a_task_config_returns_the_averaged_model(tmp_path):
+    from jaxrep._tasks._common import train
+    from jaxrep.config import TrainConfig
+
+    key = jax.random.PRNGKey(1)
+    m0 = Quad(jnp.zeros(3))
+    target = jnp.array([1.0, -2.0, 3.0])
+
+    def data(key, step):
+        return target + 0.5 * jax.random.normal(key, (3,))
+
+    cfg = TrainConfig(steps=60, learning_rate=0.05, ema=0.9, log_every=10, steps_per_call=10, checkpoint_every=60)
+    model, history = train(m0, _loss, data, cfg, tmp_path / "run", key=key, resume=False, progress=False)
+    ref, _, state = jrp.train.fit(m0, _loss, data, jrp.train.ema(optax.adam(0.05), 0.9), steps=60, key=key,
+                                  progress=False, steps_per_call=10, log_every=10, return_opt_state=True)
+    np.testing.assert_allclose(np.asarray(model.w), np.asarray(jrp.train.ema_model(ref, state).w), rtol=1e-12)
+    assert not np.allclose(np.asarray(model.w), np.asarray(ref.w))  # the average, not the last iterate
+    assert list(history["step"])[-1] == 60
+
+
+def test_train_ema_config_errors():
+    from jaxrep import config
+
+    with pytest.raises(ValueError, match=r"train.ema must be a decay in \(0, 1\)"):
+        config.load("interpolant_moons", overrides=["train.ema=1.0"])
+    with pytest.raises(ValueError, match="train.ema averages one optimiser's iterates"):
+        config.load("burgers", overrides=["train.ema=0.999"])
+    with pytest.raises(ValueError, match="train.ema is not read by task: pinn"):
+        config.load("burgers", overrides=["train.phases=[]", "train.ema=0.999"])
+    assert config.load("interpolant_moons", overrides=["train.ema=0.999"]).train.ema == 0.999

@@ -79,6 +79,8 @@ class Config:
     precision: Literal["float32", "float64"] = "float32"
 
     def __post_init__(self):
+        if self.train.ema is not None:
+            raise ValueError("train.ema is not read by task: pinn (its quasi-Newton phases need the iterate)")
         solve_config(self)  # validates the combination (e.g. causal.chunks against sampling.n_residual)
 
 
