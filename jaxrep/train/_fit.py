@@ -371,6 +371,148 @@ def _as_sampler(data, where: str):
     return sampler
 
 
+def _as_phases(optimizer, steps, phases) -> tuple:
+    """`fit`'s two call forms as one tuple of `Phase`s: `(optimizer, steps)` is one phase."""
+    if phases is None:
+        if optimizer is None or steps is None:
+            raise ValueError("fit needs either optimizer= and steps=, or phases=")
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"steps must be a positive int, got {steps!r}")
+        if not hasattr(optimizer, "update"):
+            raise TypeError(f"optimizer must be an optax GradientTransformation, got {type(optimizer).__name__}")
+        return (Phase(optimizer, int(steps)),)
+    if optimizer is not None or steps is not None:
+        raise ValueError("fit takes either optimizer= and steps=, or phases=, not both")
+    phases = tuple(phases)
+    if not phases or not all(isinstance(p, Phase) for p in phases):
+        raise TypeError("phases must be a non-empty sequence of jaxrep.train.Phase")
+    return phases
+
+
+def _check_options(steps_per_call, log_every, checkpoint_every, resume, checkpoint_dir) -> None:
+    if not isinstance(steps_per_call, int) or steps_per_call < 1:
+        raise ValueError(f"steps_per_call must be a positive int, got {steps_per_call!r}")
+    if log_every < 1:
+        raise ValueError(f"log_every must be >= 1, got {log_every!r}")
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be >= 1 or None, got {checkpoint_every!r}")
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs a checkpoint_dir")
+
+
+def _phase_data(phases, data) -> list:
+    """`(data, sampler)` of each phase: its own data or `fit`'s; `sampler` is `None` for an iterable."""
+    datas = []
+    for i, ph in enumerate(phases):
+        d = ph.data if ph.data is not None else data
+        if d is None:
+            raise TypeError(f"phase {i} has no data: pass fit(data=...) or Phase(data=...)")
+        sampler = _as_sampler(d, "data" if ph.data is None else f"phases[{i}].data")
+        if not ph.resample and sampler is None:
+            raise ValueError(f"phases[{i}]: resample=False needs a sampler `sample(key, step)`, not an iterable")
+        datas.append((d, sampler))
+    return datas
+
+
+def _open_metrics(metrics_path, start: int):
+    """The history up to `start` and the open metrics log (rows after `start` dropped), or `({}, None)`."""
+    history: dict[str, list] = {}
+    if metrics_path is None:
+        return history, None
+    metrics_path = pathlib.Path(metrics_path)
+    # Keep the rows up to the resumed step (dropping any beyond it) so that the log, and the history
+    # returned, read as one uninterrupted run.
+    kept: list[str] = []
+    if start > 0 and metrics_path.exists():
+        kept, history = _read_history(metrics_path, start)
+    if jax.process_index() != 0:  # one writer of the log in a multi-process run
+        return history, None
+    metrics_path.parent.mkdir(parents=True, exist_ok=True)
+    metrics_path.write_text("".join(k + "\n" for k in kept))
+    return history, open(metrics_path, "a")
+
+
+def _log_rows(history, metrics_file, metrics, step: int, n: int, log_every: int, ends: tuple, elapsed) -> None:
+    """Append the rows of steps `step+1 .. step+n` that are logged: every `log_every`-th and phase ends."""
+    for j in range(n):
+        s = step + j + 1
+        if s % log_every == 0 or s in ends:
+            row = {"step": s, **{k: float(np.asarray(v[j])) for k, v in metrics.items()}, "time": elapsed}
+            for k, v in row.items():
+                history.setdefault(k, []).append(v)
+            if metrics_file is not None:
+                metrics_file.write(json.dumps(row) + "\n")
+    if metrics_file is not None:
+        metrics_file.flush()
+
+
+def _check_samplers(phases, datas, key) -> None:
+    """Trace each sampler a phase draws from inside the step (no computation), once per sampler; one
+    that draws a phase's fixed batch is called as it is, on the host, and its batch checked then."""
+    checked = set()
+    for i, (_, sampler) in enumerate(datas):
+        if sampler is not None and phases[i].resample and id(sampler) not in checked:
+            _check_sampler(sampler, _data_name(phases, i), key)
+            checked.add(id(sampler))
+
+
+def _fixed_batch(phases, i: int, sampler, base_key, start: int, mesh, data_axis):
+    """`(batch, loss_key)` of a phase with `resample=False`, drawn from `fold_in(key, i)` (so a resumed
+    run draws the same ones)."""
+    k_batch, k_loss = jr.split(jr.fold_in(base_key, i))
+    batch = sampler(k_batch, jnp.asarray(start, jnp.int32))
+    _batch_spec(batch, f"the sampler {_data_name(phases, i)} `sample(key, step) -> batch`")
+    if mesh is not None:
+        batch = shard_batch(batch, mesh, data_axis)
+    return batch, k_loss
+
+
+def _next_batches(iterator, n: int, step: int, steps: int, mesh, data_axis):
+    """The next `n` batches of an iterable, stacked along a leading scan axis."""
+    try:
+        batches = _stack([next(iterator) for _ in range(n)])
+    except StopIteration:
+        raise ValueError(f"data ran out of batches at step {step}; it must provide `steps`={steps} batches") from None
+    if mesh is not None:
+        batches = shard_batch(batches, mesh, data_axis, scan_axis=True)
+    return batches
+
+
+class _Progress:
+    """The tqdm bar of a run; a phase's first call (compilation) is kept out of its rate and ETA."""
+
+    def __init__(self, enabled: bool, total: int, start: int, desc: str):
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=min(start, total), desc=desc, dynamic_ncols=True, leave=True)
+
+    def new_phase(self, label) -> None:
+        self.compiled, self.t_phase = False, time.perf_counter()
+        if self.bar is not None and label is not None:
+            self.bar.set_description(label)
+
+    def advance(self, step: int, n: int, loss: float) -> None:
+        bar = self.bar
+        if bar is None:
+            return
+        if not self.compiled:  # restart the bar's clock after compilation: the ETA is the true speed
+            bar.n = bar.last_print_n = bar.initial = step
+            bar.start_t = bar.last_print_t = time.time()  # tqdm's clock
+            bar.refresh()
+            self.t_rate, self.s_rate, self.compiled = time.perf_counter(), step, True
+            rate = n / max(self.t_rate - self.t_phase, 1e-9)  # compilation included, until the next call
+        else:
+            bar.update(n)
+            rate = (step - self.s_rate) / max(time.perf_counter() - self.t_rate, 1e-9)
+        bar.set_postfix(loss=f"{loss:.3e}", steps_per_s=f"{rate:.1f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def fit(
     model: PyTree,
     loss_fn: Callable,
@@ -466,56 +608,15 @@ def fit(
       `OSError` such as a full disk while saving; the previous checkpoint stays intact) and
       `RunLockedError`, each with a one-line message.
     """
-    if phases is None:
-        if optimizer is None or steps is None:
-            raise ValueError("fit needs either optimizer= and steps=, or phases=")
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError(f"steps must be a positive int, got {steps!r}")
-        if not hasattr(optimizer, "update"):
-            raise TypeError(f"optimizer must be an optax GradientTransformation, got {type(optimizer).__name__}")
-        phases = (Phase(optimizer, int(steps)),)
-    else:
-        if optimizer is not None or steps is not None:
-            raise ValueError("fit takes either optimizer= and steps=, or phases=, not both")
-        phases = tuple(phases)
-        if not phases or not all(isinstance(p, Phase) for p in phases):
-            raise TypeError("phases must be a non-empty sequence of jaxrep.train.Phase")
-    if not isinstance(steps_per_call, int) or steps_per_call < 1:
-        raise ValueError(f"steps_per_call must be a positive int, got {steps_per_call!r}")
-    if log_every < 1:
-        raise ValueError(f"log_every must be >= 1, got {log_every!r}")
-    if checkpoint_every is not None and checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be >= 1 or None, got {checkpoint_every!r}")
-    if resume and checkpoint_dir is None:
-        raise ValueError("resume=True needs a checkpoint_dir")
-
-    datas = []
-    for i, ph in enumerate(phases):
-        d = ph.data if ph.data is not None else data
-        if d is None:
-            raise TypeError(f"phase {i} has no data: pass fit(data=...) or Phase(data=...)")
-        sampler = _as_sampler(d, "data" if ph.data is None else f"phases[{i}].data")
-        if not ph.resample and sampler is None:
-            raise ValueError(f"phases[{i}]: resample=False needs a sampler `sample(key, step)`, not an iterable")
-        datas.append((d, sampler))
+    phases = _as_phases(optimizer, steps, phases)
+    _check_options(steps_per_call, log_every, checkpoint_every, resume, checkpoint_dir)
+    datas = _phase_data(phases, data)
     ends = np.cumsum([p.steps for p in phases]).tolist()
     steps = int(ends[-1])
     starts = [0] + ends[:-1]
 
-    def phase_of(step: int) -> int:
-        """The phase that takes the step after `step` (a checkpoint at a phase's last step holds that
-        phase's optimiser state; see `template`)."""
-        return next((i for i, e in enumerate(ends) if step < e), len(phases) - 1)
-
-    params = eqx.filter(model, eqx.is_inexact_array)
     base_key = raw_key(key)
-    checked = set()
-    for i, (d, sampler) in enumerate(datas):
-        # A sampler traced into the step is checked by tracing it (no computation); one that draws a
-        # phase's fixed batch is called as it is, on the host, and its batch checked then.
-        if sampler is not None and phases[i].resample and id(sampler) not in checked:
-            _check_sampler(sampler, _data_name(phases, i), base_key)
-            checked.add(id(sampler))
+    _check_samplers(phases, datas, base_key)
 
     def initial_state(i: int, m, step, k, ls) -> TrainState:
         opt_state = _strong_types(phases[i].optimizer.init(eqx.filter(m, eqx.is_inexact_array)))
@@ -558,26 +659,10 @@ def fit(
                 _say(f"{desc}: resumed from the checkpoint at step {last_saved} in {ckpt.directory}")
             else:
                 _say(f"no checkpoint in {ckpt.directory}; starting at step 0")
-        del params
         start = int(state.step)
 
-        history: dict[str, list] = {}
-        if metrics_path is not None:
-            metrics_path = pathlib.Path(metrics_path)
-            # Keep the rows up to the resumed step (dropping any beyond it) so that the log, and the
-            # history returned, read as one uninterrupted run.
-            kept: list[str] = []
-            if start > 0 and metrics_path.exists():
-                kept, history = _read_history(metrics_path, start)
-            if jax.process_index() == 0:  # one writer of the log in a multi-process run
-                metrics_path.parent.mkdir(parents=True, exist_ok=True)
-                metrics_path.write_text("".join(k + "\n" for k in kept))
-                metrics_file = open(metrics_path, "a")
-
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=steps, initial=min(start, steps), desc=desc, dynamic_ncols=True, leave=True)
+        history, metrics_file = _open_metrics(metrics_path, start)
+        bar = _Progress(progress, steps, start, desc)
 
         t0 = time.perf_counter()
         step = start
@@ -590,39 +675,19 @@ def fit(
                 state = initial_state(i, state.model, step, state.key, state.loss_state)
                 if mesh is not None:
                     state = replicate(state, mesh)
-            fixed = None
-            if not ph.resample:
-                k_batch, k_loss = jr.split(jr.fold_in(base_key, i))
-                batch = sampler(k_batch, jnp.asarray(starts[i], jnp.int32))
-                _batch_spec(batch, f"the sampler {_data_name(phases, i)} `sample(key, step) -> batch`")
-                if mesh is not None:
-                    batch = shard_batch(batch, mesh, data_axis)
-                fixed = (batch, k_loss)
+            fixed = None if ph.resample else _fixed_batch(phases, i, sampler, base_key, starts[i], mesh, data_axis)
             iterator = None
             if sampler is None:
                 iterator = iter(d)
                 for _ in range(step - starts[i]):  # skip what the resumed run already consumed
                     next(iterator)
             chunk = _get_chunk(loss_fn, ph.optimizer, sampler if ph.resample else None, mesh, data_axis)
-            if bar is not None and len(phases) > 1:
-                bar.set_description(f"{desc} [{ph.name or f'phase {i}'}]")
-            compiled = False  # the phase's first call compiles: its time is kept out of the rate and the ETA
-            t_phase = time.perf_counter()
+            bar.new_phase(f"{desc} [{ph.name or f'phase {i}'}]" if len(phases) > 1 else None)
             while step < ends[i]:
                 n = min(steps_per_call, ends[i] - step)
                 if checkpoint_every is not None and ckpt is not None:
                     n = min(n, checkpoint_every - step % checkpoint_every)
-                if sampler is None:
-                    try:
-                        batches = _stack([next(iterator) for _ in range(n)])
-                    except StopIteration:
-                        raise ValueError(
-                            f"data ran out of batches at step {step}; it must provide `steps`={steps} batches"
-                        ) from None
-                    if mesh is not None:
-                        batches = shard_batch(batches, mesh, data_axis, scan_axis=True)
-                else:
-                    batches = None
+                batches = _next_batches(iterator, n, step, steps, mesh, data_axis) if sampler is None else None
                 new_state, metrics, ok = chunk(state, batches, n, fixed)
                 metrics = jax.device_get(metrics)
                 if not bool(ok):
@@ -632,30 +697,10 @@ def fit(
                         ckpt.directory if ckpt is not None else None,
                     )
                 state = new_state
-                elapsed = time.perf_counter() - t0
-                for j in range(n):
-                    s = step + j + 1
-                    if s % log_every == 0 or s == steps or s == ends[i]:
-                        row = {"step": s, **{k: float(np.asarray(v[j])) for k, v in metrics.items()},
-                               "time": elapsed}
-                        for k, v in row.items():
-                            history.setdefault(k, []).append(v)
-                        if metrics_file is not None:
-                            metrics_file.write(json.dumps(row) + "\n")
-                if metrics_file is not None:
-                    metrics_file.flush()
+                _log_rows(history, metrics_file, metrics, step, n, log_every, (steps, ends[i]),
+                          time.perf_counter() - t0)
                 step += n
-                if bar is not None:
-                    if not compiled:  # restart the bar's clock after compilation: the ETA is the true speed
-                        bar.n = bar.last_print_n = bar.initial = step
-                        bar.start_t = bar.last_print_t = time.time()  # tqdm's clock
-                        bar.refresh()
-                        t_rate, s_rate, compiled = time.perf_counter(), step, True
-                        rate = n / max(t_rate - t_phase, 1e-9)  # compilation included, until the next call
-                    else:
-                        bar.update(n)
-                        rate = (step - s_rate) / max(time.perf_counter() - t_rate, 1e-9)
-                    bar.set_postfix(loss=f"{float(metrics['loss'][-1]):.3e}", steps_per_s=f"{rate:.1f}")
+                bar.advance(step, n, float(metrics["loss"][-1]))
                 if ckpt is not None and (
                     step == ends[i] or (checkpoint_every is not None and step % checkpoint_every == 0)
                 ):
