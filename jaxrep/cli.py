@@ -218,58 +218,13 @@ def _cmd_list() -> int:
     local = _local_configs()
     if local:
         print("local:        " + ", ".join(local))
-    for label, fn in [("problems", _problems), ("methods", _methods), ("bases", _bases),
-                      ("generators", _generators), ("interpolants", _interpolants)]:
-        names = fn()
-        if names:
-            print(f"{label + ':':<14}" + ", ".join(names))
+    from . import interpolants, koopman, nn, pinn
+
+    for label, names in [("problems", pinn.problems.names()), ("methods", pinn.method_names()),
+                         ("bases", nn.basis_names()), ("generators", koopman.generator_names()),
+                         ("interpolants", interpolants.interpolant_names())]:
+        print(f"{label + ':':<14}" + ", ".join(names))
     return 0
-
-
-def _methods():
-    try:
-        from .pinn import method_names
-
-        return list(method_names())
-    except ImportError:
-        return []
-
-
-def _problems():
-    try:
-        from .pinn import problems
-
-        return list(problems.names())
-    except (ImportError, AttributeError):
-        return []
-
-
-def _bases():
-    try:
-        from .nn._kan_basis import BASES
-
-        return list(BASES)
-    except ImportError:
-        return []
-
-
-def _interpolants():
-    try:
-        from .interpolants import GAMMAS
-
-        presets = ["linear", "trig", "encoder_decoder", "one_sided", "mirror"]
-        return presets + [f"gamma={g}" for g in GAMMAS]
-    except ImportError:
-        return []
-
-
-def _generators():
-    try:
-        from .koopman import generator_names
-
-        return list(generator_names())
-    except ImportError:
-        return []
 
 
 def main(argv=None) -> int:

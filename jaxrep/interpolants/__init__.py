@@ -18,6 +18,7 @@ from ._fields import ImageField as ImageField
 from ._fields import TimeField as TimeField
 from ._fields import condition as condition
 from ._interpolant import GAMMAS as GAMMAS
+from ._interpolant import interpolant_names as interpolant_names
 from ._interpolant import Interpolant as Interpolant
 from ._interpolant import brownian_bridge as brownian_bridge
 from ._interpolant import encoder_decoder as encoder_decoder

@@ -197,3 +197,8 @@ GAMMAS = {
     "quadratic": QuadraticGamma,
     "sin2": SineSquaredGamma,
 }
+
+
+def interpolant_names() -> list[str]:
+    """The interpolant constructors of `jaxrep.interpolants` and the `gamma=` names they take."""
+    return ["linear", "trig", "encoder_decoder", "one_sided", "mirror"] + [f"gamma={g}" for g in GAMMAS]

@@ -41,6 +41,7 @@ from ._kan_basis import FourierBasis as FourierBasis
 from ._kan_basis import LegendreBasis as LegendreBasis
 from ._kan_basis import RationalBasis as RationalBasis
 from ._kan_basis import RBFBasis as RBFBasis
+from ._kan_basis import basis_names as basis_names
 from ._kan_regularize import coefficient_l1 as coefficient_l1
 from ._kan_regularize import edge_scores as edge_scores
 from ._kan_regularize import kan_regularization as kan_regularization

@@ -756,6 +756,11 @@ BASES: dict[str, type[AbstractBasis]] = {
 }
 
 
+def basis_names() -> list[str]:
+    """The valid `basis=` names of [`jaxrep.nn.KANLayer`][] and `model.basis` in configs."""
+    return list(BASES)
+
+
 def resolve_basis(basis, in_features: int, grid_size: int, order: int, grid_range) -> AbstractBasis:
     """Map a basis name (the config edge) or an `AbstractBasis` instance to a basis module."""
     if isinstance(basis, AbstractBasis):
