@@ -79,6 +79,13 @@ FIGURES = {
     "trajectories": lambda: plot.trajectories(rng.standard_normal((4, 6, 2))),
     "density": lambda: plot.density(rng.standard_normal((6, 7)), (-1, 1, -1, 1)),
     "correspondence": lambda: plot.correspondence(rng.standard_normal((3, 5, 2))),
+    "function_fit_1d": lambda: plot.function_fit(lambda x: jnp.sin(x), lambda x: 0.9 * jnp.sin(x), 1, n=8),
+    "function_fit_2d": lambda: plot.function_fit(lambda x: x[:, :1] * x[:, 1:], lambda x: x[:1] * x[1:] + 0.1, 2,
+                                                 n=6, label="KAN"),
+    "grid_extension": lambda: plot.grid_extension([{"grid_size": g, "train_rmse": 1.0 / g, "test_rmse": 1.2 / g}
+                                                   for g in (3, 5, 10)]),
+    "fit_residuals": lambda: plot.fit_residuals(np.linspace(0, 1, 20), {"a": (np.linspace(0, 1, 20) + 0.01, 0.01),
+                                                                       "b": (rng.random(20), 0.3)}, title="t"),
 }
 
 

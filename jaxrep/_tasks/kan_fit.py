@@ -148,32 +148,9 @@ def _shifted_metrics(path: pathlib.Path, offset: int, grid_size: int) -> list[di
 
 
 def _figures(model, x, x_test, y_test, fn, dim, stages, run_dir):
-    from ..plot import kan as plot_kan
-    from ..plot._train import _pyplot
+    from .. import plot
 
-    plt = _pyplot()
-    save_figure(plot_kan(model, x[:500]), run_dir, "activations")
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    g = np.array([s["grid_size"] for s in stages])
-    ax.loglog(g, [s["train_rmse"] for s in stages], "o-", label="train")
-    ax.loglog(g, [s["test_rmse"] for s in stages], "s-", label="test")
-    ax.set_xlabel("grid size G")
-    ax.set_ylabel("RMSE")
-    ax.set_title("grid extension")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    save_figure(fig, run_dir, "grid_extension")
+    save_figure(plot.kan(model, x[:500]), run_dir, "activations")
+    save_figure(plot.grid_extension(stages), run_dir, "grid_extension")
     if dim == 2:
-        t = jnp.linspace(-1, 1, 80)
-        xx, yy = jnp.meshgrid(t, t)
-        pts = jnp.stack([xx.ravel(), yy.ravel()], -1)
-        exact = np.asarray(fn(pts)).reshape(xx.shape)
-        pred = np.asarray(jax.jit(jax.vmap(model))(pts)).reshape(xx.shape)
-        fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-        for ax, z, title in zip(axes, [exact, pred, np.abs(pred - exact)], ["exact", "KAN", "|error|"]):
-            im = ax.pcolormesh(np.asarray(xx), np.asarray(yy), z, shading="auto")
-            ax.set_title(title)
-            fig.colorbar(im, ax=ax, label="|f - KAN|" if title == "|error|" else "f(x, y)")
-        fig.tight_layout()
-        save_figure(fig, run_dir, "fit")
+        save_figure(plot.function_fit(fn, model, 2, n=80, label="KAN"), run_dir, "fit")

@@ -245,25 +245,14 @@ def _run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) ->
 
 
 def _figures(kan, sym, x, x_test, y_test, summary, run_dir):
-    from ..plot import kan as plot_kan
-    from ..plot._train import _pyplot
+    from .. import plot
 
-    plt = _pyplot()
-    save_figure(plot_kan(kan, x[:500], title="KAN after pruning and grid refinement"), run_dir, "activations")
+    save_figure(plot.kan(kan, x[:500], title="KAN after pruning and grid refinement"), run_dir, "activations")
     pred_kan = np.asarray(jax.jit(jax.vmap(kan))(x_test))[:, 0]
     pred_sym = np.asarray(jax.jit(jax.vmap(sym))(x_test))[:, 0]
-    truth = np.asarray(y_test)[:, 0]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    lo, hi = float(truth.min()), float(truth.max())
-    for ax, pred, label, rmse in ((axes[0], pred_kan, "spline KAN", summary["test_rmse_kan"]),
-                                  (axes[1], pred_sym, "symbolic KAN", summary["test_rmse_symbolic"])):
-        ax.scatter(truth, pred - truth, s=3, alpha=0.5, label=f"{label}: test RMSE {rmse:.2e}")
-        ax.axhline(0.0, color="k", lw=0.8)
-        ax.set_xlim(lo, hi)
-        ax.set_xlabel("true y (test split)")
-        ax.set_ylabel("prediction - truth")
-        ax.legend(loc="upper left", fontsize=8)
-    title = summary["formula"] if summary["formula"] else f"{len(summary['unfixed_edges'])} edges not symbolic"
-    fig.suptitle(f"formula: {title}" if summary["formula"] else title, fontsize=9)
-    fig.tight_layout()
+    title = (f"formula: {summary['formula']}" if summary["formula"]
+             else f"{len(summary['unfixed_edges'])} edges not symbolic")
+    fig = plot.fit_residuals(np.asarray(y_test)[:, 0], {"spline KAN": (pred_kan, summary["test_rmse_kan"]),
+                                                        "symbolic KAN": (pred_sym, summary["test_rmse_symbolic"])},
+                             title=title)
     save_figure(fig, run_dir, "residuals")

@@ -12,7 +12,6 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import numpy as np
 
 from ..config import ModelConfig, TrainConfig
 from ..nn import build_model
@@ -97,27 +96,7 @@ def run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> 
 
 
 def _figure(cfg: Config, model):
-    from ..plot._train import _pyplot
+    from ..plot import function_fit
 
-    plt = _pyplot()
     fn, dim = TARGETS[cfg.data.target]
-    if dim == 1:
-        x = jnp.linspace(-1, 1, 400)[:, None]
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(x[:, 0], fn(x)[:, 0], "k-", label="exact")
-        ax.plot(x[:, 0], jax.vmap(model)(x)[:, 0], "r--", label="model")
-        ax.set_xlabel("x")
-        ax.legend()
-    else:
-        g = jnp.linspace(-1, 1, 100)
-        xx, yy = jnp.meshgrid(g, g)
-        pts = jnp.stack([xx.ravel(), yy.ravel()], -1)
-        exact = np.asarray(fn(pts)).reshape(xx.shape)
-        pred = np.asarray(jax.vmap(model)(pts)).reshape(xx.shape)
-        fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-        for ax, z, title in zip(axes, [exact, pred, np.abs(pred - exact)], ["exact", "model", "|error|"]):
-            im = ax.pcolormesh(np.asarray(xx), np.asarray(yy), z, shading="auto")
-            fig.colorbar(im, ax=ax, label="|f - model|" if title == "|error|" else "f(x, y)")
-            ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return function_fit(fn, model, dim)

@@ -7,6 +7,11 @@ works in scripts, on headless machines and in notebooks. Each family adds its re
 from ._train import loss_curve as loss_curve
 from ._train import save as save
 
+# --- function fits (regression, KAN fits) ---
+from ._fits import fit_residuals as fit_residuals
+from ._fits import function_fit as function_fit
+from ._fits import grid_extension as grid_extension
+
 # --- KAN family ---
 from ._kan import image_reconstruction as image_reconstruction
 from ._kan import kan as kan
