@@ -21,6 +21,14 @@ def _loss(model, batch, key):
     return 0.5 * jnp.sum((model.w - batch) ** 2), {}
 
 
+TARGET = jnp.array([1.0, -2.0, 3.0])
+M0 = Quad(jnp.zeros(3))
+
+
+def _noisy_target(key, step):
+    return TARGET + 0.5 * jax.random.normal(key, (3,))
+
+
 def test_ema_leaves_the_trajectory_unchanged_and_equals_the_weighted_mean_of_the_iterates():
     target = jnp.array([1.0, -2.0, 3.0])
     rho, steps = 0.9, 7
@@ -52,13 +60,7 @@ def test_ema_leaves_the_trajectory_unchanged_and_equals_the_weighted_mean_of_the
 
 
 def test_ema_through_fit_and_a_resumed_run_matches_an_uninterrupted_one(tmp_path):
-    key = jax.random.PRNGKey(0)
-    m0 = Quad(jnp.zeros(3))
-    target = jnp.array([1.0, -2.0, 3.0])
-
-    def data(key, step):
-        return target + 0.5 * jax.random.normal(key, (3,))
-
+    key, m0, target, data = jax.random.PRNGKey(0), M0, TARGET, _noisy_target
     opt = jrp.train.ema(optax.adam(0.05), 0.95)
     full, _, state = jrp.train.fit(m0, _loss, data, opt, steps=300, key=key, progress=False,
                                    return_opt_state=True)
@@ -99,13 +101,7 @@ def test_train_ema_in_a_task_config_returns_the_averaged_model(tmp_path):
     from jaxrep._tasks._common import train
     from jaxrep.config import TrainConfig
 
-    key = jax.random.PRNGKey(1)
-    m0 = Quad(jnp.zeros(3))
-    target = jnp.array([1.0, -2.0, 3.0])
-
-    def data(key, step):
-        return target + 0.5 * jax.random.normal(key, (3,))
-
+    key, m0, data = jax.random.PRNGKey(1), M0, _noisy_target
     cfg = TrainConfig(steps=60, learning_rate=0.05, ema=0.9, log_every=10, steps_per_call=10, checkpoint_every=60)
     model, history = train(m0, _loss, data, cfg, tmp_path / "run", key=key, resume=False, progress=False)
     ref, _, state = jrp.train.fit(m0, _loss, data, jrp.train.ema(optax.adam(0.05), 0.9), steps=60, key=key,
