@@ -576,9 +576,9 @@ class _PolynomialState(eqx.Module):
         return _PolynomialState(self.lo[index], self.hi[index], self.squash)
 
 
-class ChebyshevBasis(AbstractBasis):
-    r"""Chebyshev polynomials $T_0..T_{G+k-1}$ of $\tanh(x)$ (ChebyKAN, default) or of the input range
-    normalised to $[-1, 1]$ (`squash=False`; `update_grid` then moves the range to the data)."""
+class _PolynomialBasis(AbstractBasis):
+    """Orthogonal polynomials $p_0..p_{G+k-1}$ of $\\tanh(x)$ or of the range-normalised input; a subclass
+    names its family by `_polynomial(x, degree) -> (..., degree + 1)` (a function of `jaxrep.nn.basis`)."""
 
     norm: _PolynomialState
     in_features: int = eqx.field(static=True)
@@ -598,58 +598,39 @@ class ChebyshevBasis(AbstractBasis):
         self.num_basis = grid_size + order
 
     def __call__(self, x):
-        return _b.chebyshev(self.norm(x), self.num_basis - 1)
+        return type(self)._polynomial(self.norm(x), self.num_basis - 1)
 
     def adapt(self, x, grid_eps):
         x = _check_batch(x, self.in_features)
-        return ChebyshevBasis(self.in_features, self.grid_size, self.order, norm=self.norm.adapt(x))
+        return type(self)(self.in_features, self.grid_size, self.order, norm=self.norm.adapt(x))
 
     def refine(self, grid_size, x=None):
-        return ChebyshevBasis(self.in_features, grid_size, self.order, norm=self.norm)
+        return type(self)(self.in_features, grid_size, self.order, norm=self.norm)
 
     def select_inputs(self, index):
-        return ChebyshevBasis(len(index), self.grid_size, self.order, norm=self.norm.select(index))
+        return type(self)(len(index), self.grid_size, self.order, norm=self.norm.select(index))
 
 
-class LegendreBasis(AbstractBasis):
+class ChebyshevBasis(_PolynomialBasis):
+    r"""Chebyshev polynomials $T_0..T_{G+k-1}$ of $\tanh(x)$ (ChebyKAN, default) or of the input range
+    normalised to $[-1, 1]$ (`squash=False`; `update_grid` then moves the range to the data)."""
+
+    _polynomial = staticmethod(_b.chebyshev)
+
+
+class LegendreBasis(_PolynomialBasis):
     r"""Legendre polynomials $P_0..P_{G+k-1}$ of $\tanh(x)$ (default) or of the input range normalised
     to $[-1, 1]$ (`squash=False`, as Legendre-KAN does on a bounded domain; `update_grid` then moves the
     range to the data). Range normalisation lets polynomials grow outside the range, so prefer it for
     first layers on a known domain."""
 
-    norm: _PolynomialState
-    in_features: int = eqx.field(static=True)
-    grid_size: int = eqx.field(static=True)
-    order: int = eqx.field(static=True)
-    num_basis: int = eqx.field(static=True)
-
-    def __init__(self, in_features: int, grid_size: int = 5, order: int = 3, grid_range=(-1.0, 1.0), *,
-                 squash: bool = True, norm=None):
-        check_positive_int(in_features, "in_features")
-        check_positive_int(grid_size, "grid_size")
-        check_positive_int(order, "order", minimum=0)
-        self.norm = norm if norm is not None else _PolynomialState(*_range(grid_range, in_features), squash)
-        self.in_features = in_features
-        self.grid_size = grid_size
-        self.order = order
-        self.num_basis = grid_size + order
-
-    def __call__(self, x):
-        return _b.legendre(self.norm(x), self.num_basis - 1)
-
-    def adapt(self, x, grid_eps):
-        x = _check_batch(x, self.in_features)
-        return LegendreBasis(self.in_features, self.grid_size, self.order, norm=self.norm.adapt(x))
-
-    def refine(self, grid_size, x=None):
-        return LegendreBasis(self.in_features, grid_size, self.order, norm=self.norm)
-
-    def select_inputs(self, index):
-        return LegendreBasis(len(index), self.grid_size, self.order, norm=self.norm.select(index))
+    _polynomial = staticmethod(_b.legendre)
 
 
+@functools.lru_cache(maxsize=64)
 def _fit_rational(fn, numerator: int, denominator: int) -> tuple[np.ndarray, np.ndarray]:
-    """Linearised least-squares fit of P/Q to `fn` on [-3, 3] (KAT initialises its rationals this way)."""
+    """Linearised least-squares fit of P/Q to `fn` on [-3, 3] (KAT initialises its rationals this way).
+    Cached (the same fit serves a basis' denominator and its coefficients' initialisation); read-only."""
     xs = np.linspace(-3, 3, 1001)
     ys = fn(xs)
     A = np.concatenate(
@@ -662,6 +643,8 @@ def _fit_rational(fn, numerator: int, denominator: int) -> tuple[np.ndarray, np.
     if np.min(q) <= 0.05:  # the linearisation put a pole nearby: fall back to a polynomial fit
         b = np.zeros(denominator)
         a = np.linalg.lstsq(xs[:, None] ** np.arange(numerator + 1), ys, rcond=None)[0]
+    a.setflags(write=False)
+    b.setflags(write=False)
     return a, b
 
 
