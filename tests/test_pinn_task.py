@@ -59,7 +59,10 @@ def test_phases_translate_to_optax():
 
     cfg = config.load(CONFIGS / "burgers.yaml", overrides=["method=pinn"])
     phases = solve_phases(cfg, problems.get("burgers"))
-    assert [(p.steps, p.resample) for p in phases] == [(2000, True), (3000, False)]
+    # Adam resamples its points every step; the quasi-Newton phase keeps one fixed set
+    assert [(p.steps, p.resample) for p in phases] == [(cfg.train.phases[0].steps, True),
+                                                        (cfg.train.phases[1].steps, False)]
+    assert [p.optimizer for p in cfg.train.phases] == ["adam", "bfgs"]
     assert isinstance(phases[1].optimizer, optax.GradientTransformationExtraArgs)
     batch = phases[1].data(jax.random.PRNGKey(0), 0)  # the phase's own point set
     assert batch["x_r"].shape == (8000, 1) and "x_k" not in batch
