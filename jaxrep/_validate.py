@@ -22,6 +22,13 @@ def did_you_mean(value, choices: Iterable, *, cutoff: float = 0.6, n: int = 1, p
     return f" (did you mean {names}?)" if paren else f"; did you mean {names}?"
 
 
+def check_fraction(value, name: str) -> float:
+    """`float(value)`, or a `ValueError` naming `name` unless `value` is a real number (not a bool) in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a float in [0, 1), got {value!r}")
+    return float(value)
+
+
 def check_int(value, name: str, minimum: int = 1) -> int:
     """`int(value)`, or a `ValueError` naming `name` unless `value` is an integer (not a bool) >= `minimum`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:

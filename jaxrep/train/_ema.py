@@ -1,7 +1,5 @@
 r"""An exponential moving average of the parameters, kept in the optimiser state."""
 
-import math
-import numbers
 from typing import NamedTuple
 
 import equinox as eqx
@@ -9,6 +7,8 @@ import jax
 import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int, PyTree
+
+from .._validate import check_fraction
 
 
 class EmaState(NamedTuple):
@@ -22,12 +22,6 @@ class EmaState(NamedTuple):
     count: Int[Array, ""]
     decay: Float[Array, ""]
     average: PyTree
-
-
-def _check_decay(decay) -> float:
-    if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not (math.isfinite(decay) and 0 <= decay < 1):
-        raise ValueError(f"decay must be a float in [0, 1), got {decay!r}")
-    return float(decay)
 
 
 def ema(optimizer: optax.GradientTransformation, decay: float = 0.999) -> optax.GradientTransformationExtraArgs:
@@ -47,7 +41,7 @@ def ema(optimizer: optax.GradientTransformation, decay: float = 0.999) -> optax.
 
     **Returns:** an `optax.GradientTransformationExtraArgs` whose `update` needs `params`.
     """
-    rho = _check_decay(decay)
+    rho = check_fraction(decay, "decay")
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}")
     inner = optax.with_extra_args_support(optimizer)

@@ -11,7 +11,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Int, PyTree
 
-from .._validate import check_int
+from .._validate import check_fraction, check_int
 
 _HI = jax.lax.Precision.HIGHEST
 
@@ -34,10 +34,7 @@ def _is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _check_unit(value, name: str) -> float:
-    if not _is_real(value) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a float in [0, 1), got {value!r}")
-    return float(value)
+_check_unit = check_fraction
 
 
 def _check_nonneg(value, name: str) -> float:
