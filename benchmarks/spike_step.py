@@ -8,9 +8,11 @@ gradient, optimiser update.
   `jaxrep.train.fit` (sampler -> `eqx.filter_value_and_grad` -> optax Adam -> `apply_updates`), fused
   `--steps-per-call` times in a `lax.scan` as `fit` does. Latent 64 = `KoopmanConfig(observables=63)`
   ($z = [u, g(u, u_x)]$, 1 + 63), observable MLP 64x2 (the peer's `mlp_hidden=64`, two hidden
-  layers). SPIKE is timed with 16 / 256 / 2000 Koopman base points (4 offsets), and also with older
-  Koopman losses kept here (`--before`): `"previous"`, the two public losses called separately (so the
-  network runs at the base points twice) with $z$ from a `vmap` of jvps over the spatial basis, and
+  layers). With `--separate-passes` the PINN step is also timed with the Burgers residual written
+  as it was before `jaxrep.pinn.dx_upto` (each derivative traced separately). SPIKE is timed with
+  16 / 256 / 2000 Koopman base points (4 offsets), and also with older Koopman losses kept here
+  (`--before`): `"previous"`, the two public losses called separately (so the network runs at the
+  base points twice) with $z$ from a `vmap` of jvps over the spatial basis, and
   `"before"`, one `jaxrep.koopman.propagate` per base point and `jax.jacfwd` for $\\nabla_x u$ inside
   $z$. The current loss is `koopman_losses` (shared $z$ at the base points, one `expm_stack`).
 - **PyTorch peer** (a subprocess, `--peer-python`): the SPIKE authors' own code
@@ -24,8 +26,10 @@ gradient, optimiser update.
 Times: wall clock per step and, for jaxrep, this process's CPU time per step (`time.process_time`,
 one XLA thread), which a machine shared with other jobs disturbs much less; ratios are within one run.
 
-Threads: one per side (`torch.set_num_threads(1)`, `set_num_interop_threads(1)`, `OMP_NUM_THREADS=1`
-against `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`).
+Threads: one core for both sides, in turn: the process pins itself to core `SPIKE_STEP_CORE` (default 0;
+`any` leaves the affinity alone) before JAX starts and the peer subprocesses inherit that;
+`torch.set_num_threads(1)`, `set_num_interop_threads(1)`, `OMP_NUM_THREADS=1` against
+`XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`.
 
 Where the two steps differ (the peer's code as published, not re-tuned):
 
@@ -53,8 +57,14 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+# The flags above do not stop XLA:CPU's runtime from running independent operations on a second thread
+# (on a quiet 2-core VM jaxrep's CPU time was twice its wall time), so the process -- and the peer
+# subprocesses, which inherit it -- is pinned to one core: one core per side, in turn.
+if hasattr(os, "sched_setaffinity") and os.environ.get("SPIKE_STEP_CORE", "0") != "any":
+    os.sched_setaffinity(0, {int(os.environ.get("SPIKE_STEP_CORE", "0"))})
 
 import argparse
+import dataclasses
 import json
 import platform
 import subprocess
@@ -71,7 +81,7 @@ import optax
 
 from jaxrep.config import ModelConfig
 from jaxrep.koopman import propagate
-from jaxrep.pinn import problems
+from jaxrep.pinn import dt, dx, problems
 from jaxrep.pinn._config import KoopmanConfig, SamplingConfig, SolveConfig
 from jaxrep.pinn._koopman_loss import koopman_expm_loss, koopman_generator_loss, l1_penalty
 from jaxrep.pinn._losses import make_loss_fn
@@ -133,6 +143,17 @@ def _before_loss_fn(problem, weights, version: str = "before"):
     return loss_fn
 
 
+def _separate_passes(problem):
+    """The Burgers problem with its residual as it was written before `dx_upto`: $u$, $u_t$, $u_x$
+    and $u_{xx}$ each traced separately (1 + 2 + 2 + 4 network passes per point, against 2 + 4)."""
+
+    class SeparatePassBurgers(type(problem)):
+        def residual(self, u, x, t):
+            return dt(u, x, t) + u(x, t) * dx(u, x, t, 0, 1) - self.nu * dx(u, x, t, 0, 2)
+
+    return SeparatePassBurgers(**{f.name: getattr(problem, f.name) for f in dataclasses.fields(problem)})
+
+
 def _config(n_koopman: int) -> SolveConfig:
     return SolveConfig(
         model=ModelConfig(kind="mlp", width_size=128, depth=3, activation="tanh"),
@@ -148,7 +169,9 @@ def _make_runner(problem, method: str, n_koopman: int, steps: int, before=False)
     cfg = _config(n_koopman)
     koopman = method == "spike"
     model = make_model(problem, cfg, koopman=koopman, key=jr.PRNGKey(0))
-    if before:
+    if before == "separate":
+        loss_fn = make_loss_fn(_separate_passes(problem), cfg.weights, koopman=koopman, sparse=koopman)
+    elif before:
         loss_fn = _before_loss_fn(problem, cfg.weights, before)
     else:
         loss_fn = make_loss_fn(problem, cfg.weights, koopman=koopman, sparse=koopman)
@@ -290,6 +313,8 @@ def main():
                    help="older Koopman losses to time beside the current one (none: --before)")
     p.add_argument("--before-points", type=int, nargs="+", default=None,
                    help="Koopman point counts for the older losses (default: all of --koopman-points)")
+    p.add_argument("--separate-passes", action="store_true",
+                   help="also time the PINN step with the residual's derivatives traced separately")
     p.add_argument("--out", default=None, help="write the results as JSON")
     args = p.parse_args()
 
@@ -297,6 +322,8 @@ def main():
     for version in args.before:
         print(f"same loss and gradients (new vs {version}):", check_same_loss(problem, version=version), flush=True)
     cases = {"jaxrep_pinn": ("pinn", 16, False)}
+    if args.separate_passes:
+        cases["jaxrep_pinn_separate"] = ("pinn", 16, "separate")
     before_points = args.koopman_points if args.before_points is None else args.before_points
     for nk in args.koopman_points:
         cases[f"jaxrep_spike_k{nk}"] = ("spike", nk, False)

@@ -87,11 +87,12 @@ HELPERS = code('''
 
 
     def show(fig, name):
-        """Display `fig`; in smoke mode also save it as `_smoke/<notebook>/<name>.png`."""
+        """Display `fig`; in smoke mode (CI) save it as `_smoke/<notebook>/<name>.png` instead."""
         if FIGURES is not None:
             FIGURES.mkdir(parents=True, exist_ok=True)
             fig.savefig(FIGURES / f"{name}.png", dpi=80)
-        display(fig)
+        else:
+            display(fig)
         plt.close(fig)
 ''')
 

@@ -42,6 +42,26 @@ def test_derivative_helpers(x64):
     assert np.allclose(jrp.pinn.bilaplacian(u, x, t), (16 * s * 0.49 - 16 * s) * e)
 
 
+def test_shared_pass_helpers_match_closed_forms(x64):
+    # u = sin(2 x0) e^{3t} x1^2: d^k/dx0^k sin(2 x0) = 2^k sin(2 x0 + k pi / 2)
+    u = lambda x, t: jnp.stack([jnp.sin(2 * x[0]) * jnp.exp(3 * t) * x[1] ** 2])
+    x = jnp.array([0.3, 0.7])
+    t = jnp.array(0.2)
+    e = jnp.exp(0.6)
+    got = jrp.pinn.dx_upto(u, x, t, 0, 4)
+    assert len(got) == 5
+    for k, g in enumerate(got):
+        assert np.allclose(g, 2**k * jnp.sin(0.6 + k * jnp.pi / 2) * e * 0.49, rtol=1e-12)
+    # along x1 (a quadratic): 2 x1, 2, then exact zeros
+    _, d1, d2, d3 = jrp.pinn.dx_upto(u, x, t, 1, 3)
+    assert np.allclose([d1[0], d2[0], d3[0]], [1.4 * jnp.sin(0.6) * e, 2 * jnp.sin(0.6) * e, 0.0])
+    assert len(jrp.pinn.dx_upto(u, x, t, 0, 0)) == 1
+    v, v_t = jrp.pinn.value_and_dt(u, x, t)
+    assert np.allclose(v, jnp.sin(0.6) * e * 0.49) and np.allclose(v_t, 3 * jnp.sin(0.6) * e * 0.49)
+    with pytest.raises(ValueError, match="order must be >= 0"):
+        jrp.pinn.dx_upto(u, x, t, 0, -1)
+
+
 @pytest.mark.parametrize("name", EXACT)
 def test_residual_vanishes_on_exact_solution(name, x64, getkey):
     p = problems.get(name)

@@ -27,8 +27,10 @@ from . import problems as problems
 from ._derivatives import bilaplacian as bilaplacian
 from ._derivatives import dt as dt
 from ._derivatives import dx as dx
+from ._derivatives import dx_upto as dx_upto
 from ._derivatives import grad_x as grad_x
 from ._derivatives import laplacian as laplacian
+from ._derivatives import value_and_dt as value_and_dt
 from ._problem import AbstractBoundary as AbstractBoundary
 from ._problem import AbstractProblem as AbstractProblem
 from ._problem import Dirichlet as Dirichlet

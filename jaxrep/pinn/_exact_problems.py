@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Optional
 
-import jax
 import jax.numpy as jnp
 
-from ._derivatives import dt, dx, laplacian
+from ._derivatives import _value_jacobian_laplacian, dt, dx, dx_upto, laplacian
 from ._problem import (
     AbstractProblem,
     Box,
@@ -174,7 +173,8 @@ class KdV(AbstractProblem):
         check_positive("KdV", "c", self.c)
 
     def residual(self, u, x, t):
-        return dt(u, x, t) + 6 * u(x, t) * dx(u, x, t, 0, 1) + dx(u, x, t, 0, 3)
+        v, v_x, _, v_xxx = dx_upto(u, x, t, 0, 3)
+        return dt(u, x, t) + 6 * v * v_x + v_xxx
 
     def initial_condition(self, x):
         return self.reference(x, jnp.asarray(self.t0, x.dtype))
@@ -220,10 +220,8 @@ class NavierStokes2D(AbstractProblem):
         check_positive("NavierStokes2D", "nu", self.nu)
 
     def residual(self, u, x, t):
-        w = u(x, t)
-        jac = jax.jacfwd(lambda y: u(y, t))(x)  # (3, 2)
+        w, jac, lap = _value_jacobian_laplacian(u, x, t)  # (3,), (3, 2), (3,)
         w_t = dt(u, x, t)
-        lap = laplacian(u, x, t)
         vel = w[:2]
         adv = jac[:2] @ vel
         momentum = w_t[:2] + adv + jac[2] - self.nu * lap[:2]

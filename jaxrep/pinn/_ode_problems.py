@@ -14,7 +14,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from ._derivatives import dt
+from ._derivatives import value_and_dt
 from ._problem import (
     AbstractProblem,
     Box,
@@ -48,7 +48,8 @@ class _ODEProblem(AbstractProblem):
         raise NotImplementedError
 
     def residual(self, u, x, t):
-        return dt(u, x, t) - type(self).vector_field(u(x, t), *self._params())
+        y, y_t = value_and_dt(u, x, t)
+        return y_t - type(self).vector_field(y, *self._params())
 
     def initial_condition(self, x):
         return jnp.asarray(self.y0, dtype=jnp.result_type(x.dtype, float))

@@ -15,7 +15,8 @@ validated on construction, plus the time windows a solver uses:
 
 The residual is a pure function of the solution function $u(x, t)$,
 `problem.residual(u, x, t) -> (n_res,)`, evaluated at **one** point; derivatives come from
-[`jaxrep.pinn`][]'s forward-mode helpers (`jax.jvp`), never from finite differences. Boundary
+[`jaxrep.pinn`][]'s forward-mode helpers (`jax.jvp`), never from finite differences (`dx_upto` and
+`value_and_dt` return several derivatives from one pass, which matters for speed). Boundary
 conditions are small modules (`Dirichlet`, `Neumann`, `Periodic`, `NoBoundary`) that turn a
 boundary point into a residual vector.
 """
@@ -32,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from ._derivatives import SolutionFn, dx
+from ._derivatives import SolutionFn, dx, dx_upto
 
 Window = tuple[float, float]
 Box = tuple[tuple[float, float], ...]
@@ -161,10 +162,8 @@ class Periodic(AbstractBoundary):
         on_dim = jax.nn.one_hot(dim, x.shape[0], dtype=bool)
         x_lo = jnp.where(on_dim, lower, x)
         x_hi = jnp.where(on_dim, upper, x)
-        parts = [u(x_lo, t) - u(x_hi, t)]
-        for k in range(1, self.derivatives + 1):
-            parts.append(dx(u, x_lo, t, dim, k) - dx(u, x_hi, t, dim, k))
-        return jnp.concatenate(parts)
+        lo, hi = dx_upto(u, x_lo, t, dim, self.derivatives), dx_upto(u, x_hi, t, dim, self.derivatives)
+        return jnp.concatenate([a - b for a, b in zip(lo, hi)])
 
 
 class NoBoundary(AbstractBoundary):
