@@ -225,6 +225,7 @@ KAN = [
         N_FREQ, INR_WIDTH = (16, 32) if SMOKE else (64, 64)
         SYMBOLIC_STEPS = 50 if SMOKE else 1500    # Adam steps per stage of the formula workflow (section 4)
         SYMBOLIC_GRIDS = (5,) if SMOKE else (5, 10)  # grid refinements of the pruned KAN (section 4)
+        SEARCH_GRID = 15 if SMOKE else 41         # auto_symbolic's (a, b) search grid per zoom round
         SPARSITY = 0.1                            # lambda of the sparsity penalty (section 4)
         AFFINE_STEPS = 20 if SMOKE else 500       # affine-parameter training after auto_symbolic
     """),
@@ -390,7 +391,7 @@ KAN = [
             pruned = train(pruned, penalised(0.0), SYMBOLIC_STEPS, sched(), jrandom.fold_in(k_fit, 11 + stage))
         print(f"pruned KAN, G = {SYMBOLIC_GRIDS[-1]}: test RMSE {rmse(pruned, X_test, y_test):.2e}")
 
-        symbolic = jr.nn.auto_symbolic(pruned, X, r2_threshold=0.99, verbose=True)
+        symbolic = jr.nn.auto_symbolic(pruned, X, r2_threshold=0.99, grid=SEARCH_GRID, verbose=True)
         affine = jr.train.fit(symbolic, penalised(0.0), lambda key, step: (X, y), key=jrandom.fold_in(k_fit, 20),
                               phases=[jr.train.Phase(optax.adam(1e-3), AFFINE_STEPS, name="adam"),
                                       jr.train.Phase(jr.train.bfgs(), AFFINE_STEPS // 2, resample=False, name="bfgs")],
