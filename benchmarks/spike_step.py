@@ -208,17 +208,30 @@ def check_same_loss(problem, n_koopman: int = 256, version: str = "previous") ->
     return {"loss_new": float(v1), f"loss_{version}": float(v2), "max_rel_grad_diff": rel}
 
 
+def _gflop_per_step(run, carry, steps: int) -> float:
+    """Floating-point operations of one training step as XLA's cost analysis counts them for the
+    compiled `run`: the work, independent of how fast the CPU does it. XLA counts a loop body once (a
+    `lax.scan` of 1 or 5 steps reports the same), so with `steps > 1` this is one step's count."""
+    if steps < 2:
+        raise ValueError("_gflop_per_step: use steps >= 2 (a 1-step scan may be unrolled)")
+    cost = run.lower(carry).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return float(cost.get("flops", float("nan"))) / 1e9
+
+
 def time_jaxrep(cases, steps: int, passes: int, between=None, rounds: int = 1) -> dict:
     """Per-step ms of every case: `rounds` rounds of `passes` interleaved passes; `between()` (the peer)
     runs before each round, so both sides see the same busy and quiet phases of the machine."""
     problem = problems.get("burgers")
-    runners = {}
+    runners, gflop = {}, {}
     for name, (method, nk, before) in cases.items():
         run, carry, *_ = _make_runner(problem, method, nk, steps, before)
         t0 = time.perf_counter()
         carry, _ = jax.block_until_ready(run(carry))  # compile + first call
         runners[name] = [run, carry]
-        print(f"  compiled {name} in {time.perf_counter() - t0:.1f} s", flush=True)
+        gflop[name] = _gflop_per_step(run, carry, steps)
+        print(f"  compiled {name} in {time.perf_counter() - t0:.1f} s; XLA's cost analysis: "
+              f"{gflop[name]:.3f} GFLOP per step", flush=True)
     times = {name: [] for name in cases}
     cpu = {name: [] for name in cases}
     for _ in range(rounds):
@@ -233,7 +246,8 @@ def time_jaxrep(cases, steps: int, passes: int, between=None, rounds: int = 1) -
                 assert bool(jnp.all(jnp.isfinite(losses))), name
     # CPU time of this process (one XLA thread): much less disturbed than wall time when other jobs
     # share the cores, since time spent descheduled is not counted
-    return {name: {"median_ms": float(np.median(v)), "min_ms": float(np.min(v)),
+    return {name: {"median_ms": float(np.median(v)), "min_ms": float(np.min(v)), "gflop_per_step": gflop[name],
+                   "gflop_per_s": gflop[name] / (float(np.median(cpu[name])) / 1e3),
                    "cpu_median_ms": float(np.median(cpu[name])), "passes_ms": v, "cpu_passes_ms": cpu[name]}
             for name, v in times.items()}
 
@@ -347,8 +361,8 @@ def main():
     torch_spike = res.get("torch_spike", {}).get("median_ms")
     cpu_pinn = res["jaxrep_pinn"]["cpu_median_ms"]
     print("\n| step | ms/step (median, wall) | min | / jaxrep PINN | CPU ms/step (median) | / jaxrep PINN (CPU) "
-          "| PyTorch / this (wall) | PyTorch / this (CPU) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| PyTorch / this (wall) | PyTorch / this (CPU) | GFLOP/step (XLA) | GFLOP/s (CPU) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     torch_cpu = {k: res.get(f"torch_{k}", {}).get("cpu_median_ms") for k in ("pinn", "spike")}
     for name, r in res.items():
         if not isinstance(r, dict) or "median_ms" not in r:
@@ -360,8 +374,9 @@ def main():
         cpu_cols = f"{c:.1f} | {c / cpu_pinn:.2f}" if c is not None else "- | -"
         pc = torch_cpu[kind]
         vs_cpu = f"{pc / c:.2f}x" if pc and c and not name.startswith("torch") else "-"
+        fl = (f"{r['gflop_per_step']:.3f} | {r['gflop_per_s']:.0f}" if "gflop_per_step" in r else "- | -")
         print(f"| {name} | {r['median_ms']:.1f} | {r['min_ms']:.1f} | {r['median_ms'] / pinn:.2f} | {cpu_cols} | {vs} "
-              f"| {vs_cpu} |")
+              f"| {vs_cpu} | {fl} |")
     if torch_pinn and torch_spike:
         print(f"\nPyTorch SPIKE/PINN overhead: {torch_spike / torch_pinn:.2f}x")
     if args.out:
