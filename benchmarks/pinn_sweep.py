@@ -78,10 +78,10 @@ VARIANTS = {
 }
 
 
-def run(problem: str, variant: str, seed: int, method: str) -> dict:
+def run(problem: str, variant: str, seed: int, method: str, extra: tuple = ()) -> dict:
     cfg = config.load(problem,
                       overrides=VARIANTS[variant] + [f"train.seed={seed}", f"method={method}",
-                                                     "train.checkpoint_every=1000000"])
+                                                     "train.checkpoint_every=1000000", *extra])
     t0 = time.perf_counter()
     with jax.enable_x64(cfg.precision == "float64"):  # as `jaxrep solve` does (the task's `precision`)
         prob = problems.get(cfg.problem.name, **cfg.problem.params)
@@ -100,13 +100,15 @@ def main():
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--method", default="pinn")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra config override after the variant's, e.g. --set problem.params.nu=0.0016")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     print(f"# jax={jax.__version__} backend={jax.default_backend()} machine={platform.machine()}", flush=True)
     results = {}
     for problem in args.problems:
         for variant in args.variants:
-            runs = [run(problem, variant, s, args.method) for s in range(args.first_seed, args.first_seed + args.seeds)]
+            runs = [run(problem, variant, s, args.method, tuple(args.set)) for s in range(args.first_seed, args.first_seed + args.seeds)]
             results[f"{problem}/{variant}"] = runs
             e = np.array([r["rel_l2_train_window"] for r in runs])
             w = np.array([r["wall_s"] for r in runs])
