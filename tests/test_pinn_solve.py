@@ -14,7 +14,7 @@ import jaxrep as jrp
 import optax
 
 from jaxrep.nn import ModelConfig
-from jaxrep.pinn import EvalConfig, LossWeights, SamplingConfig, SolveConfig, problems
+from jaxrep.pinn import ConstraintConfig, EvalConfig, LossWeights, SamplingConfig, SolveConfig, problems
 from jaxrep.train import FitOptions, Phase
 
 
@@ -33,15 +33,16 @@ def _adam(steps=40, lr=3e-3):
 
 
 def test_short_pinn_run_on_heat_is_accurate():
-    # Small budget (a few seconds of training): rel. L2 error against the exact solution < 1e-2.
+    # Small budget (a few seconds of training): rel. L2 error against the exact solution < 1e-2, with the
+    # initial and wall conditions built in as the bundled configs do (2.3e-3 - 3.7e-3 over seeds 0-2).
     cfg = SolveConfig(
-        model=ModelConfig(width_size=24, depth=4, activation="sin"),
-        fit=FitOptions(steps_per_call=500, log_every=500),
+        model=ModelConfig(width_size=20, depth=3, activation="tanh"),
+        fit=FitOptions(steps_per_call=750, log_every=750),
         sampling=SamplingConfig(n_residual=256, n_initial=64, n_boundary=64),
-        weights=LossWeights(boundary=10.0),
+        constraints=ConstraintConfig(initial=True, boundary=True),
         eval=EvalConfig(n_x=64, n_t=21),
     )
-    phases = jrp.pinn.default_phases(steps=4000, learning_rate=5e-3, decay_rate=0.01)
+    phases = jrp.pinn.default_phases(steps=1500, learning_rate=5e-3, decay_rate=0.01)
     sol = jrp.pinn.solve(problems.get("heat"), "pinn", cfg, key=jr.PRNGKey(0), phases=phases, progress=False)
     assert sol.metrics["rel_l2_train_window"] < 1e-2
     # the metric is what it says: recompute it from the evaluation grid
