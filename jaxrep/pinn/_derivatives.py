@@ -27,14 +27,6 @@ from jaxtyping import Array, Float
 SolutionFn = Callable[[Float[Array, " d"], Float[Array, ""]], Float[Array, " n_out"]]
 
 
-def _directional(f: Callable, x, v, order: int):
-    """`order`-th derivative of `f` at `x` along `v`, by nested forward-mode differentiation."""
-    g = f
-    for _ in range(order):
-        g = (lambda h: lambda y: jax.jvp(h, (y,), (v,))[1])(g)
-    return g(x)
-
-
 def _directional_upto(f: Callable, x, v, order: int) -> tuple:
     r"""`(f(x), D_v f(x), ..., D_v^order f(x))` from one nested forward-mode pass.
 
@@ -55,6 +47,12 @@ def _directional_upto(f: Callable, x, v, order: int) -> tuple:
     for _ in range(order):
         g = grow(g)
     return g(x)
+
+
+def _directional(f: Callable, x, v, order: int):
+    """`order`-th derivative of `f` at `x` along `v`: the last entry of `_directional_upto` (under
+    `jit` the unused lower entries cost nothing)."""
+    return _directional_upto(f, x, v, order)[-1]
 
 
 def dt(u: SolutionFn, x: Float[Array, " d"], t: Float[Array, ""], order: int = 1) -> Float[Array, " n_out"]:
