@@ -1,8 +1,8 @@
 """Typed, validated YAML configs.
 
-A config file is a YAML mapping with a `task:` key (`regression`, `kan_fit`, `inr`, `koopman`,
-`koopman_control`, `pinn`, `interpolant`, `interpolant_image`). The task selects a frozen dataclass (defined next to the task's runner in
-`jaxrep/_tasks/`), and every section of the file is checked against it:
+A config file is a YAML mapping with a `task:` key (`regression`, `kan_fit`, `kan_symbolic`, `inr`,
+`koopman`, `koopman_control`, `pinn`, `interpolant`, `interpolant_image`). The task selects a frozen
+dataclass, its schema, and every section of the file is checked against it:
 
 - an unknown key raises `ValueError` naming the key and the closest valid key;
 - a value of the wrong type raises `TypeError` naming the field, the expected and the given type;
@@ -13,11 +13,17 @@ A config file is a YAML mapping with a `task:` key (`regression`, `kan_fit`, `in
 
 Overrides use dotted paths, `load(path, overrides=["train.steps=2000", "model.width_size=128"])`;
 the value is parsed with `yaml.safe_load`, so `1e-3`, `true`, `[2, 5, 1]` work as expected.
+
+This module is a leaf of the package: it imports no task. Tasks are plug-ins registered under the
+entry-point group `jaxrep.tasks` (module with `Config` and `run`; jaxrep's own in its `pyproject.toml`,
+defined in `jaxrep/_tasks/`); `task_schema(name)` finds a task's schema there, and `parse` / `load`
+also take the schema directly (`schema=`). Turning a `TrainConfig` into optimisers is the task layer's.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import importlib.resources
 import pathlib
 import types
@@ -31,6 +37,9 @@ from ._validate import did_you_mean
 
 from .nn._model_config import ModelConfig as ModelConfig
 
+#: Entry-point group under which packages register tasks (a module with `Config` and `run`).
+TASK_GROUP = "jaxrep.tasks"
+
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
@@ -42,9 +51,12 @@ __all__ = [
     "dump",
     "from_dict",
     "load",
-    "make_optimizer",
+    "parse",
     "read",
     "resolve",
+    "task_module",
+    "task_names",
+    "task_schema",
     "to_dict",
 ]
 
@@ -139,88 +151,6 @@ class TrainConfig:
                 raise ValueError(f"train.ema must be a decay in (0, 1) or null, got {self.ema}")
             if self.phases:
                 raise ValueError("train.ema averages one optimiser's iterates: use it without train.phases")
-
-
-def make_optimizer(cfg: TrainConfig):
-    """Build the optax `GradientTransformation` that `cfg` describes (names resolved here, once)."""
-    import optax
-
-    if cfg.schedule == "constant":
-        schedule = optax.constant_schedule(cfg.learning_rate)
-    elif cfg.schedule == "cosine":
-        schedule = optax.cosine_decay_schedule(cfg.learning_rate, max(cfg.steps - cfg.warmup_steps, 1))
-    else:
-        schedule = optax.exponential_decay(
-            cfg.learning_rate, transition_steps=max(cfg.steps - cfg.warmup_steps, 1),
-            decay_rate=cfg.decay_rate,
-        )
-    if cfg.warmup_steps:
-        schedule = optax.join_schedules(
-            [optax.linear_schedule(0.0, cfg.learning_rate, cfg.warmup_steps), schedule],
-            [cfg.warmup_steps],
-        )
-    if cfg.optimizer == "adam":
-        opt = optax.adam(schedule)
-    elif cfg.optimizer == "adamw":
-        opt = optax.adamw(schedule, weight_decay=cfg.weight_decay)
-    elif cfg.optimizer == "lion":
-        opt = optax.lion(schedule, weight_decay=cfg.weight_decay)
-    elif cfg.optimizer == "soap":
-        from .train import soap
-
-        opt = soap(schedule, weight_decay=cfg.weight_decay)
-    else:
-        opt = optax.sgd(schedule, momentum=0.9)
-    if cfg.grad_clip is not None:
-        opt = optax.chain(optax.clip_by_global_norm(cfg.grad_clip), opt)
-    if cfg.ema is not None:
-        from .train import ema
-
-        opt = ema(opt, cfg.ema)
-    return opt
-
-
-def total_steps(cfg: TrainConfig) -> int:
-    """Steps of the whole run: the sum over `cfg.phases`, or `cfg.steps` without phases."""
-    return sum(p.steps for p in cfg.phases) if cfg.phases else cfg.steps
-
-
-def make_phases(cfg: TrainConfig) -> list:
-    """The `jaxrep.train.Phase` list that `cfg` describes (one phase without `cfg.phases`).
-
-    **Returns:** a list of `(phase, n_residual)` pairs, `n_residual` the phase's own number of residual
-    points (`None`: the task's default), for PDE tasks to build the phase's sampler.
-    """
-    import dataclasses as dc
-
-    import optax
-
-    from .train import Phase
-
-    if not cfg.phases:
-        return [(Phase(make_optimizer(cfg), cfg.steps, name=cfg.optimizer), None)]
-    out = []
-    for i, ph in enumerate(cfg.phases):
-        # Quasi-Newton steps have the natural length 1: every line search starts there ("one", as
-        # `optax.lbfgs` itself does), not at the last accepted step ("keep", the line search's default,
-        # which slowed the dense phase ~50x on Burgers).
-        if ph.optimizer == "lbfgs":
-            ls = optax.scale_by_zoom_linesearch(max_linesearch_steps=ph.linesearch_steps, initial_guess_strategy="one")
-            opt = optax.lbfgs(memory_size=ph.memory_size, linesearch=ls)
-            resample = False if ph.resample is None else ph.resample
-        elif ph.optimizer == "bfgs":
-            from .train import bfgs
-
-            ls = optax.scale_by_zoom_linesearch(max_linesearch_steps=ph.linesearch_steps, initial_guess_strategy="one")
-            opt = bfgs(scaling=ph.scaling, linesearch=ls)
-            resample = False if ph.resample is None else ph.resample
-        else:
-            over = {k: getattr(ph, k) for k in ("learning_rate", "schedule", "warmup_steps", "decay_rate")
-                    if getattr(ph, k) is not None}
-            opt = make_optimizer(dc.replace(cfg, optimizer=ph.optimizer, steps=ph.steps, phases=(), **over))
-            resample = True if ph.resample is None else ph.resample
-        out.append((Phase(opt, ph.steps, resample=resample, name=f"{i}:{ph.optimizer}"), ph.n_residual))
-    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -360,17 +290,53 @@ def _apply_override(data: dict, override: str) -> None:
     node[keys[-1]] = value
 
 
-def parse(data: dict, overrides: Optional[list[str]] = None):
-    """Validate a config mapping (plus dotted `overrides`) into the dataclass of its `task:`."""
-    from ._tasks import get_task, task_names
+def task_names() -> list[str]:
+    """Names of the tasks that the installed packages register (the `jaxrep.tasks` entry points)."""
+    return sorted(_task_entry_points())
 
+
+def _task_entry_points() -> dict:
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=TASK_GROUP)}
+
+
+def task_module(task: str) -> types.ModuleType:
+    """The module of the task named `task` (its `Config` dataclass and `run` function).
+
+    Tasks are plug-ins: a package registers a module holding a `Config` dataclass and a `run` function
+    under the entry-point group `jaxrep.tasks` (jaxrep's own tasks in its `pyproject.toml`), so this
+    module knows no task and imports none by name; the task's module is imported here, on first use.
+
+    **Raises:** `ValueError` naming the registered tasks when `task` is not one of them.
+    """
+    eps = _task_entry_points()
+    if task not in eps:
+        if not eps:
+            raise ValueError(f"task={task!r}: no tasks are registered (entry points {TASK_GROUP!r}); "
+                             "install jaxrep (`pip install -e .` in a checkout) so that its tasks are found")
+        valid = sorted(eps)
+        raise ValueError(f"task={task!r} is unknown{did_you_mean(task, valid)} (valid tasks: {', '.join(valid)})")
+    return eps[task].load()
+
+
+def task_schema(task: str) -> type:
+    """The config dataclass (`Config`) of the task named `task` (see `task_module`)."""
+    return task_module(task).Config
+
+
+def parse(data: dict, schema: Optional[type] = None, overrides: Optional[list[str]] = None):
+    """Validate a config mapping (plus dotted `overrides`) into the dataclass `schema`.
+
+    `schema=None` takes the dataclass of the mapping's `task:` (`task_schema`); a given `schema` is
+    filled as it is (the mapping's `task:`, if any, must then be one of its fields like any other key).
+    """
     data = dict(data or {})
     for o in overrides or []:
         _apply_override(data, o)
-    if "task" not in data:
-        raise ValueError(f"config has no 'task:' key; valid tasks: {', '.join(task_names())}")
-    task = get_task(data["task"])
-    return from_dict(task.Config, data)
+    if schema is None:
+        if "task" not in data:
+            raise ValueError(f"config has no 'task:' key; valid tasks: {', '.join(task_names())}")
+        schema = task_schema(data["task"])
+    return from_dict(schema, data)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -469,7 +435,7 @@ def read(config) -> dict:
     return _read(source, str(config) if isinstance(source, pathlib.Path) else str(source))
 
 
-def load(config, overrides: Optional[list[str]] = None):
+def load(config, overrides: Optional[list[str]] = None, *, schema: Optional[type] = None):
     """Load a YAML config into its typed, frozen dataclass.
 
     **Arguments:**
@@ -477,11 +443,12 @@ def load(config, overrides: Optional[list[str]] = None):
     - `config`: a YAML file, or the name of a bundled config (`"burgers"`, `"kan_fit"`; see
       `bundled_names()`); a file that exists wins. Read with `yaml.safe_load`.
     - `overrides`: dotted `key=value` strings applied before validation, e.g. `["train.steps=2000"]`.
+    - `schema`: the dataclass to fill; default: the one of the file's `task:` (`task_schema`).
 
-    **Returns:** the task's config dataclass (see `jaxrep/_tasks/`).
+    **Returns:** the filled config dataclass.
 
     **Raises:** `FileNotFoundError` / `IsADirectoryError` for a missing file or a directory, `ValueError`
     naming `file:line:column` for a YAML syntax error and the file for a binary or non-UTF-8 one, and the
     validation errors of `parse`.
     """
-    return parse(read(config), overrides)
+    return parse(read(config), schema, overrides)

@@ -84,6 +84,27 @@ def test_unknown_task_and_validation(tmp_path):
         config.parse({"task": "regression", "train": {"steps": 0}})
 
 
+def test_tasks_are_found_through_entry_points_and_schemas_can_be_given():
+    # every task module in jaxrep/_tasks/ is registered (pyproject's `jaxrep.tasks` entry points), and
+    # its schema is that module's Config; `config` itself names no task
+    modules = sorted(p.stem for p in (ROOT / "jaxrep" / "_tasks").glob("*.py") if not p.stem.startswith("_"))
+    assert config.task_names() == modules
+    for name in modules:
+        module = config.task_module(name)
+        assert module.__name__ == f"jaxrep._tasks.{name}" and callable(module.run)
+        assert config.task_schema(name) is module.Config
+    # a schema handed in is filled as it is, without a task lookup
+    schema = config.task_schema("regression")
+    cfg = config.parse({"task": "regression", "train": {"steps": 7}}, schema)
+    assert isinstance(cfg, schema) and cfg.train.steps == 7
+    assert config.parse({"steps": 3}, config.TrainConfig, ["learning_rate=0.5"]) == config.TrainConfig(
+        steps=3, learning_rate=0.5)
+    with pytest.raises(ValueError, match="unknown config key 'stpes'.*did you mean 'steps'"):
+        config.parse({"stpes": 3}, config.TrainConfig)
+    with pytest.raises(ValueError, match="task='pinns' is unknown.*did you mean 'pinn'"):
+        config.task_schema("pinns")
+
+
 def test_round_trip_dump(tmp_path):
     cfg = config.parse({"task": "regression", "model": {"hidden": [3, 4]}})
     config.dump(cfg, tmp_path / "c.yaml")
@@ -101,10 +122,12 @@ def test_every_bundled_config_validates():
 def test_make_optimizer_schedules():
     import jax.numpy as jnp
 
+    from jaxrep._tasks._optim import make_optimizer
+
     for opt in ["adam", "adamw", "sgd", "lion"]:
         for sched in ["constant", "cosine", "exponential"]:
             cfg = config.TrainConfig(optimizer=opt, schedule=sched, warmup_steps=2, grad_clip=1.0)
-            tx = config.make_optimizer(cfg)
+            tx = make_optimizer(cfg)
             state = tx.init({"w": jnp.ones(2)})
             updates, _ = tx.update({"w": jnp.ones(2)}, state, {"w": jnp.ones(2)})
             assert updates["w"].shape == (2,)

@@ -141,7 +141,8 @@ def test_bfgs_phase_from_config_reaches_least_squares_optimum(getkey):
     # `train.phases: [{optimizer: adam}, {optimizer: bfgs}]` as the config layer builds it: the dense
     # quasi-Newton phase (fixed batch, zoom line search) lands on the normal-equations solution of the
     # quadratic objective, and its state holds the full 4 x 4 inverse-Hessian approximation.
-    from jaxrep.config import PhaseConfig, TrainConfig, make_phases
+    from jaxrep._tasks._optim import make_phases
+    from jaxrep.config import PhaseConfig, TrainConfig
 
     X, Y = _linear_problem(getkey(), 128)
     model = jaxrep.nn.MLP(3, 1, 8, 0, key=getkey())

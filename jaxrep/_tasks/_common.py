@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pathlib
 
-from ..config import TrainConfig, make_phases
+from ..config import TrainConfig
+from ._optim import make_phases
 from ..train import ema, ema_model, fit
 
 

@@ -32,7 +32,8 @@ from typing import Any, Literal
 import jax
 import jax.random as jr
 
-from ..config import ModelConfig, TrainConfig, make_phases
+from ..config import ModelConfig, TrainConfig
+from ._optim import make_phases
 from ..pinn import make_sampler, problems, solve
 from ..pinn._config import (BalanceConfig, CausalConfig, ConstraintConfig, EvalConfig, KoopmanConfig, LossWeights,
                             MarchingConfig, RADConfig, SamplingConfig, SolveConfig)
