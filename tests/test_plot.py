@@ -58,6 +58,8 @@ def _spectrum_args():
 FIGURES = {
     "loss_curve": lambda: plot.loss_curve({"step": np.arange(1, 6), "loss": np.linspace(1, 0.1, 5),
                                            "rmse": np.linspace(1, 0.3, 5)}),
+    "loss_curve_linear": lambda: plot.loss_curve({"step": np.arange(1, 6), "loss": np.linspace(1, -0.5, 5)},
+                                                 yscale="linear", ylabel="velocity loss"),
     "kan": lambda: plot.kan(*_kan(), num_points=10),
     "image_reconstruction": lambda: plot.image_reconstruction({"target": rng.random((8, 8)),
                                                                "fit": rng.random((8, 8, 3))}),
@@ -79,6 +81,8 @@ FIGURES = {
     "trajectories": lambda: plot.trajectories(rng.standard_normal((4, 6, 2))),
     "density": lambda: plot.density(rng.standard_normal((6, 7)), (-1, 1, -1, 1)),
     "correspondence": lambda: plot.correspondence(rng.standard_normal((3, 5, 2))),
+    "image_samples": lambda: plot.image_samples([[rng.uniform(-1, 1, (3, 16))] * 2, [rng.uniform(-1, 1, (3, 16))] * 2],
+                                                (1, 4, 4), titles=("data", "generated"), row_labels=(0, 1), columns=3),
     "function_fit_1d": lambda: plot.function_fit(lambda x: jnp.sin(x), lambda x: 0.9 * jnp.sin(x), 1, n=8),
     "function_fit_2d": lambda: plot.function_fit(lambda x: x[:, :1] * x[:, 1:], lambda x: x[:1] * x[1:] + 0.1, 2,
                                                  n=6, label="KAN"),
@@ -91,7 +95,8 @@ FIGURES = {
 
 def test_every_public_figure_is_covered():
     public = {n for n in dir(plot) if not n.startswith("_") and callable(getattr(plot, n))} - {"save"}
-    covered = {name.split("_ode")[0].split("_1d")[0].split("_2d")[0].split("_discrete")[0] for name in FIGURES}
+    covered = {name.split("_ode")[0].split("_1d")[0].split("_2d")[0].split("_discrete")[0].split("_linear")[0]
+               for name in FIGURES}
     assert public <= covered, f"figures without a test here: {sorted(public - covered)}"
 
 
@@ -164,3 +169,31 @@ def test_checker_catches_unlabelled_marks():
     found = _problems(fig)
     plt.close(fig)
     assert len(found) == 3, found
+
+
+def test_image_samples_tiles_images_in_place_and_loss_curve_keeps_signs():
+    # image (row i, column j) of a panel lands at pixel block (1 + 5 i, 1 + 5 j) of a 4 x 4 image with
+    # one pixel of padding; values in [-1, 1] map to grey levels (v + 1) / 2
+    rows = [np.stack([np.full(16, -1.0), np.linspace(-1, 1, 16)]), np.stack([np.full(16, 1.0), np.full(16, 0.0)])]
+    fig = plot.image_samples([rows], (1, 4, 4), columns=2)
+    try:
+        tile = np.asarray(fig.axes[0].images[0].get_array())
+        assert tile.shape == (2 * 5 + 1, 2 * 5 + 1)
+        np.testing.assert_allclose(tile[1:5, 1:5], 0.0)
+        np.testing.assert_allclose(tile[1:5, 6:10], (np.linspace(-1, 1, 16).reshape(4, 4) + 1) / 2)
+        np.testing.assert_allclose(tile[6:10, 1:5], 1.0)
+        np.testing.assert_allclose(tile[6:10, 6:10], 0.5)
+        assert tile[0].max() == 0 and tile[:, 5].max() == 0  # padding
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError, match=r"shape \(C, H, W\)"):
+        plot.image_samples([rows], (4, 4))
+    loss = np.array([0.5, -0.2, -1.0])
+    fig = plot.loss_curve({"step": np.arange(3), "loss": loss}, yscale="linear")
+    try:
+        np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), loss)
+        assert fig.axes[0].get_yscale() == "linear"
+    finally:
+        plt.close(fig)
+    with pytest.raises(ValueError, match="yscale must be"):
+        plot.loss_curve({"step": np.arange(3), "loss": loss}, yscale="symlog")

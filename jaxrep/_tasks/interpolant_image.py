@@ -485,41 +485,16 @@ def run(cfg: Config, run_dir: pathlib.Path, *, resume: bool, progress: bool) -> 
     }
 
 
-def _grid(rows, shape, columns: int) -> np.ndarray:
-    """Tile flattened images in [-1, 1] into one (H, W) grey image, one row per entry of `rows`."""
-    _, h, w = shape
-    pad = 1
-    out = np.zeros((len(rows) * (h + pad) + pad, columns * (w + pad) + pad))  # 0: white (gray_r)
-    for i, row in enumerate(rows):
-        for j, img in enumerate(np.asarray(row)[:columns]):
-            im = np.clip((np.asarray(img).reshape(shape).mean(0) + 1) / 2, 0, 1)
-            out[pad + i * (h + pad): pad + i * (h + pad) + h, pad + j * (w + pad): pad + j * (w + pad) + w] = im
-    return out
-
-
 def _figures(cfg, images: Images, rows, classes, history, run_dir):
-    from ..plot import _train
+    from .. import plot
 
-    plt = _train._pyplot()
-    cols = cfg.sample.grid_columns
     real = [(images.test_x[images.test_y == c].reshape(-1, images.dim) + 0.5) / images.levels * 2 - 1
             for c in classes]
-    fig, axes = plt.subplots(1, 2, figsize=(2 * (1 + 0.45 * cols), 1 + 0.45 * len(classes)))
     title = "generated (rows: class)" if cfg.fields.class_conditional else "generated (rows: classifier's class)"
-    for ax, r, t in zip(axes, (real, rows), ("held-out data", title)):
-        ax.imshow(_grid(r, images.shape, cols), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
-        ax.set_title(t, fontsize=9)
-        ax.set_xticks([])
-        h = images.shape[1] + 1
-        ax.set_yticks([1 + h * i + h / 2 - 1 for i in range(len(classes))], [str(c) for c in classes], fontsize=7)
-    fig.tight_layout()
+    fig = plot.image_samples([real, rows], images.shape, titles=("held-out data", title), row_labels=classes,
+                             columns=cfg.sample.grid_columns)
     save_figure(fig, run_dir, "samples")
     # The velocity loss E[|b|^2/2 - b . dx_t/dt] is negative at its minimum: a linear axis, not a log one.
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(np.asarray(history["step"]), np.asarray(history["loss"]), lw=1.0)
-    ax.set_xlabel("step")
-    ax.set_ylabel("velocity loss")
-    ax.set_title("training (interpolant_image)")
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
+    fig = plot.loss_curve(history, keys=["loss"], yscale="linear", ylabel="velocity loss",
+                          title="training (interpolant_image)")
     save_figure(fig, run_dir, "loss")

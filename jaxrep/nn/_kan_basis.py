@@ -32,7 +32,7 @@ from __future__ import annotations
 import abc
 import functools
 import math
-from typing import Optional, Sequence
+from typing import ClassVar, Optional, Sequence
 
 import equinox as eqx
 import jax
@@ -254,6 +254,8 @@ class AbstractBasis(eqx.Module):
     num_basis: eqx.AbstractVar[int]
     grid_size: eqx.AbstractVar[int]
     order: eqx.AbstractVar[int]
+    #: The `KANLayer` options this basis's constructor takes (after `in_features`), by keyword.
+    layer_options: ClassVar[tuple[str, ...]] = ("grid_size", "order", "grid_range")
 
     @abc.abstractmethod
     def __call__(self, x: Float[Array, " in_features"]) -> Float[Array, "in_features num_basis"]:
@@ -671,9 +673,10 @@ class RationalBasis(AbstractBasis):
     order: int = eqx.field(static=True)
     num_basis: int = eqx.field(static=True)
 
-    def __init__(self, in_features: int, grid_size: int = 5, order: int = 3, grid_range=(-1.0, 1.0), *,
+    layer_options: ClassVar[tuple[str, ...]] = ("grid_size", "order")  # no range: rationals act on all of R
+
+    def __init__(self, in_features: int, grid_size: int = 5, order: int = 3, *,
                  num_groups=None, denominator=None, group_of_input=None):
-        del grid_range
         check_positive_int(in_features, "in_features")
         check_positive_int(grid_size, "grid_size")
         check_positive_int(order, "order", minimum=0)
@@ -745,18 +748,23 @@ def basis_names() -> list[str]:
 
 
 def resolve_basis(basis, in_features: int, grid_size: int, order: int, grid_range) -> AbstractBasis:
-    """Map a basis name (the config edge) or an `AbstractBasis` instance to a basis module."""
+    """Map a basis name (the config edge), class or instance to a basis module.
+
+    A name or class is built with the layer options it declares in `layer_options` (the rational basis
+    takes no `grid_range`).
+    """
     if isinstance(basis, AbstractBasis):
         if basis.in_features != in_features:
             raise ValueError(
                 f"basis has in_features={basis.in_features} but the layer has in_features={in_features}"
             )
         return basis
-    if isinstance(basis, type) and issubclass(basis, AbstractBasis):
-        return basis(in_features, grid_size, order, grid_range)
-    if not isinstance(basis, str) or basis not in BASES:
+    if isinstance(basis, str) and basis in BASES:
+        basis = BASES[basis]
+    if not (isinstance(basis, type) and issubclass(basis, AbstractBasis)):
         raise ValueError(f"basis={basis!r} is unknown; valid: {', '.join(BASES)} or an AbstractBasis")
-    return BASES[basis](in_features, grid_size, order, grid_range)
+    options = {"grid_size": grid_size, "order": order, "grid_range": grid_range}
+    return basis(in_features, **{name: options[name] for name in basis.layer_options})
 
 
 __all__ = [

@@ -29,5 +29,6 @@ from ._pinn import pinn_solution as pinn_solution
 # --- interpolants family ---
 from ._interpolants import correspondence as correspondence
 from ._interpolants import density as density
+from ._interpolants import image_samples as image_samples
 from ._interpolants import samples as samples
 from ._interpolants import trajectories as trajectories

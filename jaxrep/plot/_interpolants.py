@@ -92,3 +92,48 @@ def correspondence(points, *, labels=None, max_lines: int = 100):
     ax.set_title("multimarginal correspondence")
     fig.tight_layout()
     return fig
+
+
+def _tile(rows, shape, columns: int, pad: int = 1) -> np.ndarray:
+    """Tile flattened images in [-1, 1] into one grey image in [0, 1], one row per entry of `rows`."""
+    _, h, w = shape
+    out = np.zeros((len(rows) * (h + pad) + pad, columns * (w + pad) + pad))  # 0: white (gray_r)
+    for i, row in enumerate(rows):
+        for j, img in enumerate(np.asarray(row)[:columns]):
+            im = np.clip((np.asarray(img).reshape(shape).mean(0) + 1) / 2, 0, 1)
+            out[pad + i * (h + pad): pad + i * (h + pad) + h, pad + j * (w + pad): pad + j * (w + pad) + w] = im
+    return out
+
+
+def image_samples(panels, shape, *, titles=None, row_labels=None, columns: int = 8):
+    """Grids of images side by side, e.g. held-out data next to generated samples, one row per class.
+
+    **Arguments:**
+
+    - `panels`: a list of panels; a panel is a list of rows, a row an array `(n, C * H * W)` (or
+      `(n, C, H, W)`) of images with values in [-1, 1] (channels are averaged into grey).
+    - `shape`: `(C, H, W)`.
+    - `titles`: one title per panel; `row_labels`: one label per row (e.g. the class), on the y axis.
+    - `columns`: images shown per row.
+
+    **Returns:** a matplotlib `Figure`.
+    """
+    if len(shape) != 3:
+        raise ValueError(f"image_samples expects shape (C, H, W), got {tuple(shape)}")
+    n_rows = max(len(p) for p in panels)
+    titles = list(titles) if titles is not None else [""] * len(panels)
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(len(panels) * (1 + 0.45 * columns), 1 + 0.45 * n_rows),
+                             squeeze=False)
+    h = shape[1] + 1
+    for ax, rows, title in zip(axes[0], panels, titles):
+        ax.imshow(_tile(rows, shape, columns), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        if row_labels is not None:
+            ax.set_yticks([1 + h * i + h / 2 - 1 for i in range(len(rows))], [str(c) for c in row_labels][: len(rows)],
+                          fontsize=7)
+        else:
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig

@@ -19,14 +19,16 @@ def _pyplot():
     return plt
 
 
-def loss_curve(history, *, keys=None, title: str = "training"):
-    """Plot the metrics of a training run on a log scale.
+def loss_curve(history, *, keys=None, title: str = "training", yscale: str = "log", ylabel: str = "value"):
+    """Plot the metrics of a training run (on a log scale by default).
 
     **Arguments:**
 
     - `history`: the dict returned by `jaxrep.train.fit` (`{"step": ..., "loss": ..., ...}`) or the
       path of a `metrics.jsonl` file.
     - `keys`: metrics to draw (default: every metric except `step` and `time`).
+    - `yscale`: `"log"` (absolute values) or `"linear"` (signed values: for losses that are negative
+      at their minimum, e.g. an interpolant's velocity loss); `ylabel`: the y-axis label.
 
     **Returns:** a matplotlib `Figure`.
     """
@@ -34,16 +36,20 @@ def loss_curve(history, *, keys=None, title: str = "training"):
         rows = [json.loads(line) for line in pathlib.Path(history).read_text().splitlines() if line]
         names = sorted({k for r in rows for k in r})
         history = {k: np.array([r.get(k, np.nan) for r in rows], dtype=float) for k in names}
+    if yscale not in ("log", "linear"):
+        raise ValueError(f"yscale must be 'log' or 'linear', got {yscale!r}")
     plt = _pyplot()
     keys = keys or [k for k in history if k not in ("step", "time", "steps_per_s")]
     fig, ax = plt.subplots(figsize=(6, 4))
     steps = np.asarray(history["step"])
     for k in keys:
-        vals = np.abs(np.asarray(history[k], dtype=float))
-        if np.any(vals > 0):
-            ax.semilogy(steps, vals, label=k, lw=1.2 if k == "loss" else 0.8)
+        vals = np.asarray(history[k], dtype=float)
+        if yscale == "linear":
+            ax.plot(steps, vals, label=k, lw=1.2 if k == "loss" else 0.8)
+        elif np.any(np.abs(vals) > 0):
+            ax.semilogy(steps, np.abs(vals), label=k, lw=1.2 if k == "loss" else 0.8)
     ax.set_xlabel("step")
-    ax.set_ylabel("value")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     if keys:
