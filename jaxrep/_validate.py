@@ -1,10 +1,12 @@
-"""Argument checks shared by every family: integers with a lower bound and "did you mean" hints.
+"""Argument checks shared by every family: integers with a lower bound, positive numbers, fractions and
+"did you mean" hints.
 
 A private leaf module (it imports nothing from jaxrep), so building blocks, families and the task layer
 can all use it without import cycles. Messages name the argument and fit on one line.
 """
 
 import difflib
+import math
 import numbers
 from collections.abc import Iterable
 
@@ -34,3 +36,21 @@ def check_int(value, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_positive(value, name: str) -> float:
+    """`float(value)`, or a `ValueError` naming `name` unless `value` is a finite real number > 0.
+
+    Python and NumPy scalars and 0-d arrays are accepted; bools, strings and arrays with more than one
+    element are not.
+    """
+    ok = False
+    if not isinstance(value, (bool, str)) and getattr(value, "ndim", 0) == 0:
+        try:
+            v = float(value)
+            ok = v > 0 and math.isfinite(v)
+        except (TypeError, ValueError):
+            pass
+    if not ok:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return v

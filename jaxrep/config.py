@@ -28,13 +28,12 @@ import importlib.resources
 import pathlib
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Optional, Union
 
 import yaml
 
-from ._validate import did_you_mean
-
+from ._validate import check_positive, did_you_mean
 from .nn._model_config import ModelConfig as ModelConfig
 
 #: Entry-point group under which packages register tasks (a module with `Config` and `run`).
@@ -91,8 +90,8 @@ class PhaseConfig:
     def __post_init__(self):
         if self.steps < 1:
             raise ValueError(f"train.phases[].steps must be >= 1, got {self.steps}")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise ValueError(f"train.phases[].learning_rate must be > 0, got {self.learning_rate}")
+        if self.learning_rate is not None:
+            check_positive(self.learning_rate, "train.phases[].learning_rate")
         if self.warmup_steps is not None and self.warmup_steps < 0:
             raise ValueError(f"train.phases[].warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.n_residual is not None and self.n_residual < 1:
@@ -137,8 +136,7 @@ class TrainConfig:
     def __post_init__(self):
         if self.steps < 1:
             raise ValueError(f"train.steps must be >= 1, got {self.steps}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"train.learning_rate must be > 0, got {self.learning_rate}")
+        check_positive(self.learning_rate, "train.learning_rate")
         for name in ("batch_size", "steps_per_call", "checkpoint_every", "keep_checkpoints", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")

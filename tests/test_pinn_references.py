@@ -270,7 +270,7 @@ def test_bad_input_errors():
         S.etdrk4(jnp.ones(3), lambda u: u, jnp.ones(3), dt=0.1, n_steps=10, save_every=3)
     with pytest.raises(ValueError, match="d must be a positive"):
         S.allen_cahn_reference(d=-1.0)
-    with pytest.raises(ValueError, match="nu must be positive"):
+    with pytest.raises(ValueError, match="nu must be > 0"):
         CH.burgers_cole_hopf(0.0, 0.5, nu=-0.1)
     with pytest.raises(ValueError, match="values must have shape"):
         GridReference(np.linspace(0, 1, 3), [0.0], [1.0], np.zeros((3, 4)))

@@ -23,6 +23,7 @@ import numpy as np
 import optax
 
 from .. import interpolants as ji
+from .._validate import check_positive
 from ..config import ModelConfig, TrainConfig
 from ..data import toy2d
 from ..nn import build_model
@@ -43,8 +44,7 @@ class InterpolantConfig:
     def __post_init__(self):
         if self.kind.startswith("one_sided") and self.gamma != "zero":
             raise ValueError(f"interpolant.gamma must be 'zero' for a one-sided kind, got {self.gamma!r}")
-        if not self.gamma_scale > 0:
-            raise ValueError(f"interpolant.gamma_scale must be > 0, got {self.gamma_scale}")
+        check_positive(self.gamma_scale, "interpolant.gamma_scale")
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,7 @@ class CouplingConfig:
         if self.epsilon is not None:
             if self.kind != "sinkhorn":
                 raise ValueError(f"coupling.epsilon applies to kind 'sinkhorn' only, got kind {self.kind!r}")
-            if not self.epsilon > 0:
-                raise ValueError(f"coupling.epsilon must be > 0, got {self.epsilon}")
+            check_positive(self.epsilon, "coupling.epsilon")
 
 
 @dataclass(frozen=True)
@@ -121,8 +120,8 @@ class SampleConfig:
             raise ValueError(f"sample.steps must be >= 1 (or null for adaptive), got {self.steps}")
         for name in ("rtol", "atol"):
             value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"sample.{name} must be > 0, got {value}")
+            if value is not None:
+                check_positive(value, f"sample.{name}")
 
 
 @dataclass(frozen=True)

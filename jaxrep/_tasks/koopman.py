@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import data as jdata
 from .. import koopman as jk
+from .._validate import check_positive
 from ..config import ModelConfig, TrainConfig
 from ..nn import build_model
 from ._common import save_figure, train
@@ -46,8 +47,7 @@ class SystemConfig:
     n_test: int = 32
 
     def __post_init__(self):
-        if not self.dt > 0:
-            raise ValueError(f"system.dt must be > 0, got {self.dt}")
+        check_positive(self.dt, "system.dt")
         for name in ("n_steps", "n_traj", "n_test"):
             if getattr(self, name) < 1:
                 raise ValueError(f"system.{name} must be >= 1, got {getattr(self, name)}")

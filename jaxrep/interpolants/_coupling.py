@@ -37,7 +37,7 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from .._validate import did_you_mean
+from .._validate import check_positive, did_you_mean
 from ._checks import is_concrete
 from ._interpolant import Interpolant, brownian_bridge
 
@@ -316,8 +316,7 @@ class SinkhornOT(AbstractCoupling):
 
     def __check_init__(self):
         _check_epsilon(self.epsilon)
-        if not self.threshold > 0:
-            raise ValueError(f"threshold must be > 0, got {self.threshold!r}")
+        check_positive(self.threshold, "threshold")
         if isinstance(self.max_iterations, bool) or not isinstance(self.max_iterations, int) or self.max_iterations < 1:
             raise ValueError(f"max_iterations must be a positive integer, got {self.max_iterations!r}")
 

@@ -24,6 +24,8 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from .._validate import check_positive
+
 if TYPE_CHECKING:  # diffrax is imported when first used: `import jaxrep` stays light
     import diffrax
 
@@ -100,8 +102,7 @@ def multimarginal_loss(
         raise ValueError(f"xs must have shape (n, K+1, d), got {jnp.shape(xs)}")
     n, k1, _ = xs.shape
     if alpha is None:
-        if not concentration > 0:
-            raise ValueError(f"concentration must be > 0, got {concentration!r}")
+        check_positive(concentration, "concentration")
         alpha = jr.dirichlet(key, jnp.full((k1,), concentration, xs.dtype), (n,))
     else:
         alpha = jnp.broadcast_to(jnp.asarray(alpha, xs.dtype), (n, k1))

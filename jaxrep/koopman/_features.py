@@ -14,6 +14,8 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from .._validate import check_positive
+
 
 def _check_state(x, d: int, owner: str):
     if jnp.shape(x) != (d,):
@@ -78,8 +80,7 @@ class RBF(eqx.Module):
         centers = jnp.asarray(centers)
         if centers.ndim != 2:
             raise ValueError(f"RBF: centers must have shape (p, d), got {centers.shape}")
-        if not length_scale > 0:
-            raise ValueError(f"RBF: length_scale must be > 0, got {length_scale!r}")
+        check_positive(length_scale, "RBF: length_scale")
         self.centers = centers
         self.length_scale = float(length_scale)
 
@@ -103,8 +104,7 @@ class RandomFourier(eqx.Module):
 
     def __init__(self, in_size: int, n_features: int, length_scale: float = 1.0, *,
                  key: PRNGKeyArray):
-        if not length_scale > 0:
-            raise ValueError(f"RandomFourier: length_scale must be > 0, got {length_scale!r}")
+        check_positive(length_scale, "RandomFourier: length_scale")
         k1, k2 = jr.split(key)
         self.weight = jr.normal(k1, (n_features, in_size)) / length_scale
         self.bias = jr.uniform(k2, (n_features,), maxval=2 * math.pi)
@@ -133,8 +133,7 @@ class GaussianKernel(eqx.Module):
     length_scale: float = eqx.field(static=True)
 
     def __init__(self, length_scale: float = 1.0):
-        if not length_scale > 0:
-            raise ValueError(f"GaussianKernel: length_scale must be > 0, got {length_scale!r}")
+        check_positive(length_scale, "GaussianKernel: length_scale")
         self.length_scale = float(length_scale)
 
     def __call__(self, x: Float[Array, " d"], y: Float[Array, " d"]) -> Float[Array, ""]:

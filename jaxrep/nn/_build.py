@@ -4,6 +4,7 @@ import equinox as eqx
 import jax.random as jr
 from jaxtyping import PRNGKeyArray
 
+from .._validate import check_positive
 from ._activations import get_activation
 from ._mlp import MLP, SIREN, FourierFeatures
 from ._pinn_nets import ModifiedMLP, PeriodicEmbedding, PirateNet, _check_rwf
@@ -38,8 +39,7 @@ def _build_embeddings(cfg, in_size, key):
             layers.append(PeriodicEmbedding(in_size, periods, getattr(cfg, "n_harmonics", 1)))
         except ValueError as e:
             raise ValueError(f"model.{e}") from None
-    if not cfg.fourier_scale > 0:
-        raise ValueError(f"model.fourier_scale must be > 0, got {cfg.fourier_scale!r}")
+    check_positive(cfg.fourier_scale, "model.fourier_scale")
     if cfg.fourier_features > 0:
         size = layers[-1].out_size if layers else in_size
         layers.append(FourierFeatures(size, cfg.fourier_features, cfg.fourier_scale, key=key))

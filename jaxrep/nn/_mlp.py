@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._validate import check_positive
 from ._checks import check_positive_int, check_vector
 
 
@@ -126,8 +127,7 @@ class FourierFeatures(eqx.Module):
     ):
         check_positive_int(in_size, "in_size")
         check_positive_int(num_features, "num_features")
-        if not scale > 0:
-            raise ValueError(f"scale must be > 0, got {scale!r}")
+        check_positive(scale, "scale")
         self.B = scale * jr.normal(key, (num_features, in_size))
         self.trainable = trainable
         self.in_size = in_size

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional
 
+from .._validate import check_positive
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -47,8 +49,7 @@ class ModelConfig:
             )
         if self.fourier_features < 0:
             raise ValueError(f"model.fourier_features must be >= 0, got {self.fourier_features}")
-        if not self.fourier_scale > 0:
-            raise ValueError(f"model.fourier_scale must be > 0, got {self.fourier_scale}")
+        check_positive(self.fourier_scale, "model.fourier_scale")
         if self.n_harmonics < 1:
             raise ValueError(f"model.n_harmonics must be >= 1, got {self.n_harmonics}")
         if self.n_blocks < 1:

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
+from .._validate import check_positive
 from ._checks import check_positive_int
 
 
@@ -158,8 +159,7 @@ class UNet(eqx.Module):
         if bad:
             raise ValueError(f"groups={groups} must divide every level width hidden_channels*channel_mults="
                              f"{list(channels)} (fails for {bad})")
-        if not time_scale > 0:
-            raise ValueError(f"time_scale must be > 0, got {time_scale}")
+        check_positive(time_scale, "time_scale")
         keys = iter(jr.split(key, 8 + 4 * len(channels) * (num_res_blocks + 2)))
 
         self.time_mlp = (eqx.nn.Linear(emb_dim, emb_dim, key=next(keys)),

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from .._validate import check_int
+from .._validate import check_int, check_positive
 
 __all__ = [
     "bspline",
@@ -188,8 +188,7 @@ def fourier(
     Kolmogorov-Arnold Networks" (FKAN), 2024.
     """
     _check_int(num_frequencies, "num_frequencies", 1)
-    if not base_frequency > 0:
-        raise ValueError(f"base_frequency must be > 0, got {base_frequency!r}")
+    check_positive(base_frequency, "base_frequency")
     x = _float_array(x, "x")
     k = jnp.arange(1, num_frequencies + 1, dtype=x.dtype) * base_frequency
     kx = x[..., None] * k

@@ -29,6 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
+from .._validate import check_positive
+
 #: Standard viscosity of the PINN Burgers benchmark (Raissi et al. 2019), $\nu = 0.01/\pi$.
 BURGERS_NU = 0.01 / math.pi
 #: Spatial domain and time window of the benchmark.
@@ -72,8 +74,7 @@ def burgers_cole_hopf(
 
     **References:** Basdevant et al. (1986).
     """
-    if not nu > 0:
-        raise ValueError(f"nu must be positive, got {nu}")
+    check_positive(nu, "nu")
     if not isinstance(n_quadrature, int) or n_quadrature < 2:
         raise ValueError(f"n_quadrature must be an int >= 2, got {n_quadrature!r}")
     if jnp.shape(x) != () or jnp.shape(t) != ():
@@ -98,8 +99,7 @@ class ColeHopfBurgers(eqx.Module):
     n_quadrature: int = eqx.field(static=True, default=BURGERS_N_QUADRATURE)
 
     def __check_init__(self):
-        if not self.nu > 0:
-            raise ValueError(f"nu must be positive, got {self.nu}")
+        check_positive(self.nu, "nu")
         if not isinstance(self.n_quadrature, int) or self.n_quadrature < 2:
             raise ValueError(f"n_quadrature must be an int >= 2, got {self.n_quadrature!r}")
 

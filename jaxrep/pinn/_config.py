@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .._validate import check_positive
 from ..nn import ModelConfig
 from ..train import FitOptions
 
@@ -73,8 +74,7 @@ class KoopmanConfig:
             raise ValueError(f"koopman.init_scale must be >= 0, got {self.init_scale}")
         if self.staged_steps < 0:
             raise ValueError(f"koopman.staged_steps must be >= 0, got {self.staged_steps}")
-        if not self.staged_learning_rate > 0:
-            raise ValueError(f"koopman.staged_learning_rate must be > 0, got {self.staged_learning_rate}")
+        check_positive(self.staged_learning_rate, "koopman.staged_learning_rate")
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,7 @@ class CausalConfig:
     def __post_init__(self):
         if isinstance(self.chunks, bool) or not isinstance(self.chunks, int) or self.chunks < 0:
             raise ValueError(f"causal.chunks must be an int >= 0 (0: off), got {self.chunks!r}")
-        if not self.tolerance > 0:
-            raise ValueError(f"causal.tolerance must be > 0, got {self.tolerance!r}")
+        check_positive(self.tolerance, "causal.tolerance")
 
 
 @dataclass(frozen=True)

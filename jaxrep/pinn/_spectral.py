@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Complex, Inexact
 
+from .._validate import check_positive
 from ._reference import GridReference, cached_arrays
 
 __all__ = [
@@ -94,8 +95,7 @@ def etdrk4_coefficients(
 
     **References:** Kassam & Trefethen (2005), eq. (2.5) and section 5.
     """
-    if not dt > 0:
-        raise ValueError(f"dt must be positive, got {dt}")
+    check_positive(dt, "dt")
     if n_contour < 4:
         raise ValueError(f"n_contour must be >= 4, got {n_contour}")
     linear = jnp.asarray(linear)
@@ -393,8 +393,7 @@ def spectral_solve(
         raise ValueError(f"t1 must exceed t0, got t0={t0}, t1={t1}")
     if not isinstance(n_t, int) or n_t < 2:
         raise ValueError(f"n_t must be an int >= 2, got {n_t!r}")
-    if not dt > 0:
-        raise ValueError(f"dt must be positive, got {dt}")
+    check_positive(dt, "dt")
     if not isinstance(oversample, int) or oversample < 1:
         raise ValueError(f"oversample must be a positive int, got {oversample!r}")
     grid = SpectralGrid(lower, upper, shape, is_complex)
@@ -832,9 +831,4 @@ def burgers2d_reference(
 
 def _check_positive(**values) -> None:
     for name, value in values.items():
-        try:
-            ok = np.ndim(value) == 0 and float(value) > 0 and math.isfinite(float(value))
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
+        check_positive(value, name)
