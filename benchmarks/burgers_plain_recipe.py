@@ -41,7 +41,7 @@ args = parser.parse_args()
 if args.x64:
     jax.config.update("jax_enable_x64", True)
 
-from jaxrep.pinn._cole_hopf import ColeHopfBurgers  # noqa: E402  (the reference only)
+from jaxrep.pde._cole_hopf import ColeHopfBurgers  # noqa: E402  (the reference only)
 
 NU, T = 0.01 / np.pi, 0.5
 

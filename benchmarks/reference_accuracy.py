@@ -22,10 +22,10 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxrep.pinn import _cole_hopf as CH  # noqa: E402
-from jaxrep.pinn import _spectral as S  # noqa: E402
+from jaxrep.pde import _cole_hopf as CH  # noqa: E402
+from jaxrep.pde import _spectral as S  # noqa: E402
 from jaxrep.pinn import problems  # noqa: E402
-from jaxrep.pinn._ode_reference import ode_reference  # noqa: E402
+from jaxrep.pde._ode_reference import ode_reference  # noqa: E402
 
 N_X, N_X_2D, N_T = 256, 32, 51  # EvalConfig defaults
 

@@ -22,15 +22,22 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FAMILIES = ("koopman", "pinn", "nn", "interpolants", "train", "data", "plot")
+FAMILIES = ("koopman", "pde", "pinn", "nn", "interpolants", "train", "data", "plot")
 log = logging.getLogger("mkdocs.hooks.jaxrep")
+
+
+def _home(family: str, node: ast.ImportFrom) -> str:
+    """The family that documents a re-export: another family's name when it comes from there
+    (`jaxrep.pinn` re-exports `from ..pde._problem import X as X`: documented as `jaxrep.pde.X`)."""
+    other = (node.module or "").split(".")[0]
+    return other if node.level == 2 and other in FAMILIES else family
 
 
 def _public_names(family: str) -> list[str]:
     """`jaxrep.<family>.X` for every explicit re-export `from ... import X as X` of the family."""
     tree = ast.parse((ROOT / "jaxrep" / family / "__init__.py").read_text(encoding="utf-8"))
     return [
-        f"jaxrep.{family}.{alias.name}"
+        f"jaxrep.{_home(family, node)}.{alias.name}"
         for node in tree.body
         if isinstance(node, ast.ImportFrom)
         for alias in node.names

@@ -1,7 +1,8 @@
 """jaxrep: functional scientific machine learning in JAX.
 
 Four families of pure-function modules (Koopman operators, SPIKE-regularised PINNs, KAN layers and
-stochastic interpolants) that compose through one trainer, `jaxrep.train.fit`.
+stochastic interpolants) that compose through one trainer, `jaxrep.train.fit`; `jaxrep.pde` is the
+suite of PDE/ODE problems with reference solutions that the PINNs (and any other solver) are scored on.
 
 The families are imported when first used (`jaxrep.pinn`, `from jaxrep import nn`), so `import jaxrep`
 costs little more than `import jax`; heavy optional dependencies (diffrax, orbax, matplotlib, flax)
@@ -18,11 +19,12 @@ if TYPE_CHECKING:  # static analysers and IDEs see the families as plain attribu
     from . import interpolants as interpolants
     from . import koopman as koopman
     from . import nn as nn
+    from . import pde as pde
     from . import pinn as pinn
     from . import plot as plot
     from . import train as train
 
-_FAMILIES = ("config", "data", "interpolants", "koopman", "nn", "pinn", "plot", "train")
+_FAMILIES = ("config", "data", "interpolants", "koopman", "nn", "pde", "pinn", "plot", "train")
 
 
 def __getattr__(name):

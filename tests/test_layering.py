@@ -17,7 +17,8 @@ ALLOWED = {
     "train": LEAVES,
     "koopman": LEAVES | {"nn", "data", "train"},
     "interpolants": LEAVES | {"nn", "data", "train"},
-    "pinn": LEAVES | {"nn", "data", "train", "koopman"},
+    "pde": LEAVES,
+    "pinn": LEAVES | {"nn", "data", "train", "koopman", "pde"},
     "plot": LEAVES | {"nn"},
     # the config schema: validated data only; tasks are found through entry points, never imported
     "config": LEAVES | {"nn"},
@@ -70,3 +71,21 @@ def test_the_checker_sees_relative_absolute_and_lazy_imports():
               "def f():\n    from .._tasks import pinn\n    from ..config import TrainConfig\n"
               "    from jaxrep.cli import main\n")
     assert _imported_parts(source, ("jaxrep", "pinn")) == {"nn", "data", "train", "pinn", "_tasks", "config", "cli"}
+
+
+def test_pinn_re_exports_the_pde_suite_unchanged():
+    # the problem suite moved to jaxrep.pde; jaxrep.pinn keeps every name (the same objects)
+    import jaxrep.pde
+    import jaxrep.pinn
+    import jaxrep.pinn.problems
+
+    tree = ast.parse((PKG / "pde" / "__init__.py").read_text())
+    public = [a.name for node in tree.body if isinstance(node, ast.ImportFrom) for a in node.names if a.asname == a.name]
+    assert len(public) >= 30
+    for name in set(public) - {"problems"}:  # the module is re-exported name by name (below)
+        assert getattr(jaxrep.pinn, name) is getattr(jaxrep.pde, name), name
+    assert jaxrep.pinn.problems.__all__ == jaxrep.pde.problems.__all__
+    for name in jaxrep.pde.problems.__all__:
+        assert getattr(jaxrep.pinn.problems, name) is getattr(jaxrep.pde.problems, name), name
+    assert set(jaxrep.pde.problems.names()) == {getattr(jaxrep.pde.problems, n).name
+                                                for n in jaxrep.pde.problems.__all__ if n[0].isupper()}

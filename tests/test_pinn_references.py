@@ -17,10 +17,10 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.signal import resample
 
-from jaxrep.pinn import _cole_hopf as CH
-from jaxrep.pinn import _spectral as S
-from jaxrep.pinn._ode_reference import ode_reference
-from jaxrep.pinn._reference import (
+from jaxrep.pde import _cole_hopf as CH
+from jaxrep.pde import _spectral as S
+from jaxrep.pde._ode_reference import ode_reference
+from jaxrep.pde._reference import (
     GridReference,
     ODEReference,
     cache_dir,
@@ -268,7 +268,7 @@ def test_bad_input_errors():
         S.etdrk4_coefficients(jnp.ones(3), -0.1)
     with pytest.raises(ValueError, match="save_every"):
         S.etdrk4(jnp.ones(3), lambda u: u, jnp.ones(3), dt=0.1, n_steps=10, save_every=3)
-    with pytest.raises(ValueError, match="d must be a positive"):
+    with pytest.raises(ValueError, match="d must be > 0"):
         S.allen_cahn_reference(d=-1.0)
     with pytest.raises(ValueError, match="nu must be > 0"):
         CH.burgers_cole_hopf(0.0, 0.5, nu=-0.1)
@@ -716,11 +716,11 @@ def test_allen_cahn_corner_layer_converges(x64):
 
 def test_grid_referenced_problems_return_u0_at_start(x64, tmp_cache, monkeypatch):
     # At t0 the reference is u0 itself, also between grid points next to Allen-Cahn's corner
-    import jaxrep.pinn._reference_problems as RP
+    import jaxrep.pde._reference_problems as RP
     from jaxrep.pinn import problems
 
     ref = S.allen_cahn_reference(n=1024, n_store=1024, dt=1e-3)
-    monkeypatch.setattr(RP, "_spectral_ref", lambda name, **kw: ref)  # a cheap reference
+    monkeypatch.setattr(RP, "_spectral_ref", lambda solver, **kw: ref)  # a cheap reference
     prob = problems.get("allen_cahn")
     xs = jnp.linspace(-1.0, 1.0, 255)[:, None]
     ts = jnp.array([0.0, 0.5])

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._problem import AbstractProblem, Dirichlet, Periodic
+from ..pde._problem import AbstractProblem, Dirichlet, Periodic
 
 
 class HardConstraint(eqx.Module):

@@ -20,7 +20,7 @@ from jaxtyping import Array, Float
 
 from ._config import BalanceConfig, CausalConfig, LossWeights, RADConfig
 from ._koopman_loss import koopman_losses, l1_penalty
-from ._problem import AbstractProblem
+from ..pde._problem import AbstractProblem
 
 
 def residuals(problem: AbstractProblem, u, xs: Float[Array, "n d"], ts: Float[Array, " n"]):

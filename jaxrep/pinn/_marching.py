@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._model import PINNModel
-from ._problem import AbstractProblem
+from ..pde._problem import AbstractProblem
 
 _WINDOWED: dict[type, type] = {}
 

@@ -9,7 +9,7 @@ import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
 from ._config import RADConfig, SamplingConfig
-from ._problem import AbstractProblem
+from ..pde._problem import AbstractProblem
 
 
 def latin_hypercube(key: PRNGKeyArray, n: int, dim: int) -> Array:

@@ -36,7 +36,7 @@ from ._losses import l1_penalty, make_loss_fn, rad_state
 from ._marching import MarchedModel, window_edges, window_problem
 from ._metrics import relative_l2, sparsity, standard_metrics, valid_prediction_time
 from ._model import Observable, PINNField, PINNModel
-from ._problem import AbstractProblem, Dirichlet, Periodic
+from ..pde._problem import AbstractProblem, Dirichlet, Periodic
 from ._sampling import make_sampler
 from ._spectra import residual_metrics
 

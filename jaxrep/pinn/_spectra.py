@@ -18,7 +18,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ..koopman import GeneratorEstimator, eig, residuals
-from ._problem import AbstractProblem
+from ..pde._problem import AbstractProblem
 
 
 def koopman_estimator(model, problem: AbstractProblem) -> GeneratorEstimator:

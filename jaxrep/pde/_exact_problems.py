@@ -42,7 +42,6 @@ class Heat(AbstractProblem):
     boundary: ClassVar = Dirichlet()
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = True
-    kind: ClassVar[str] = "parabolic"
 
     kappa: float = 0.1
     time_window: Window = window_field((0.0, 1.0))
@@ -78,7 +77,6 @@ class Advection(AbstractProblem):
     boundary: ClassVar = Periodic(derivatives=1)
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = True
-    kind: ClassVar[str] = "hyperbolic"
 
     c: float = 1.0
     time_window: Window = window_field((0.0, 2.0))
@@ -116,7 +114,6 @@ class Wave(AbstractProblem):
     boundary: ClassVar = Dirichlet()
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = True
-    kind: ClassVar[str] = "hyperbolic"
 
     c: float = 1.0
     time_window: Window = window_field((0.0, 1.0))
@@ -160,7 +157,6 @@ class KdV(AbstractProblem):
     boundary: ClassVar = Dirichlet()
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = True
-    kind: ClassVar[str] = "dispersive"
 
     c: float = 1.0
     x0: float = -3.0
@@ -207,7 +203,6 @@ class NavierStokes2D(AbstractProblem):
     boundary: ClassVar = Periodic(derivatives=1)
     component_names: ClassVar[tuple[str, ...]] = ("u", "v", "p")
     has_exact: ClassVar[bool] = True
-    kind: ClassVar[str] = "fluid"
     error_components: ClassVar[tuple[int, ...]] = (0, 1)
 
     nu: float = 0.1
@@ -254,7 +249,6 @@ class Heat2D(AbstractProblem):
     boundary: ClassVar = Dirichlet()
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = True
-    kind: ClassVar[str] = "parabolic"
 
     kappa: float = 0.05
     time_window: Window = window_field((0.0, 1.0))
@@ -290,7 +284,6 @@ class Wave2D(AbstractProblem):
     boundary: ClassVar = Dirichlet()
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = True
-    kind: ClassVar[str] = "hyperbolic"
 
     c: float = 1.0
     time_window: Window = window_field((0.0, 1.0))

@@ -76,7 +76,6 @@ class Lorenz(_ODEProblem):
     name: ClassVar[str] = "lorenz"
     n_out: ClassVar[int] = 3
     component_names: ClassVar[tuple[str, ...]] = ("x", "y", "z")
-    kind: ClassVar[str] = "chaotic"
     lyapunov_exponent: ClassVar[float] = 0.9056
 
     sigma: float = 10.0
@@ -114,7 +113,6 @@ class SEIR(_ODEProblem):
     name: ClassVar[str] = "seir"
     n_out: ClassVar[int] = 4
     component_names: ClassVar[tuple[str, ...]] = ("S", "E", "I", "R")
-    kind: ClassVar[str] = "ode"
 
     beta: float = 0.5
     sigma: float = 0.2

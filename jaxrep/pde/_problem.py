@@ -15,7 +15,7 @@ validated on construction, plus the time windows a solver uses:
 
 The residual is a pure function of the solution function $u(x, t)$,
 `problem.residual(u, x, t) -> (n_res,)`, evaluated at **one** point; derivatives come from
-[`jaxrep.pinn`][]'s forward-mode helpers (`jax.jvp`), never from finite differences (`dx_upto` and
+[`jaxrep.pde`][]'s forward-mode helpers (`jax.jvp`), never from finite differences (`dx_upto` and
 `value_and_dt` return several derivatives from one pass, which matters for speed). Boundary
 conditions are small modules (`Dirichlet`, `Neumann`, `Periodic`, `NoBoundary`) that turn a
 boundary point into a residual vector.
@@ -193,8 +193,7 @@ class AbstractProblem(eqx.Module):
     Class-level metadata: `name`, `n_out`, the box `lower`/`upper` (empty tuples for ODEs),
     `boundary` (a boundary-condition module), `component_names`, `error_components` (the outputs the
     relative error is measured on; e.g. velocity only for Navier-Stokes, whose pressure is defined up
-    to a constant), `has_exact` and `kind` (`"parabolic"`, `"hyperbolic"`, `"dispersive"`, `"stiff"`,
-    `"fluid"`, `"chaotic"`, `"ode"`).
+    to a constant) and `has_exact`.
 
     Fields every concrete problem declares: `time_window`, `train_window`, `extrapolation_windows`
     and `train_box` (default `None`; a `((lo, hi), ...)` sub-box of `lower`/`upper`, one pair per
@@ -208,7 +207,6 @@ class AbstractProblem(eqx.Module):
     boundary: eqx.AbstractClassVar[AbstractBoundary]
     component_names: eqx.AbstractClassVar[tuple[str, ...]]
     has_exact: eqx.AbstractClassVar[bool]
-    kind: eqx.AbstractClassVar[str]
     error_components: ClassVar[Optional[tuple[int, ...]]] = None
     # Order in time: 2 for u_tt problems (their `initial_residual` also prescribes u_t at t0).
     time_order: ClassVar[int] = 1

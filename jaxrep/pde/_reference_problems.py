@@ -28,6 +28,7 @@ from ._problem import (
     window_field,
     windows_field,
 )
+from . import _spectral
 from ._spectral import (
     ALLEN_CAHN,
     BURGERS_2D,
@@ -39,10 +40,9 @@ from ._spectral import (
 
 
 @functools.lru_cache(maxsize=None)
-def _spectral_ref(name: str, **params):
-    from . import _spectral
-
-    return getattr(_spectral, f"{name}_reference")(**params)
+def _spectral_ref(solver, **params):
+    """The solver's `GridReference` for `params`, built once per process (the disk cache is below it)."""
+    return solver(**params)
 
 
 def _half(window) -> tuple[Window, Window, tuple[Window, ...]]:
@@ -96,7 +96,6 @@ class Burgers(AbstractProblem):
     boundary: ClassVar = Dirichlet()
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = False
-    kind: ClassVar[str] = "parabolic"
 
     nu: float = BURGERS_NU
     time_window: Window = window_field(_half(BURGERS_T_DOMAIN)[0])
@@ -134,7 +133,6 @@ class AllenCahn(_GridReferenced):
     boundary: ClassVar = Periodic(derivatives=1)
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = False
-    kind: ClassVar[str] = "stiff"
 
     d: float = ALLEN_CAHN["d"]
     a: float = ALLEN_CAHN["a"]
@@ -155,7 +153,7 @@ class AllenCahn(_GridReferenced):
         return x**2 * jnp.cos(jnp.pi * x)
 
     def _grid_reference(self):
-        return _spectral_ref("allen_cahn", d=self.d, a=self.a)
+        return _spectral_ref(_spectral.allen_cahn_reference, d=self.d, a=self.a)
 
 
 class Schrodinger(_GridReferenced):
@@ -173,7 +171,6 @@ class Schrodinger(_GridReferenced):
     boundary: ClassVar = Periodic(derivatives=1)
     component_names: ClassVar[tuple[str, ...]] = ("Re h", "Im h")
     has_exact: ClassVar[bool] = False
-    kind: ClassVar[str] = "dispersive"
 
     time_window: Window = window_field(_half(SCHRODINGER["t_domain"])[0])
     train_window: Window = window_field(_half(SCHRODINGER["t_domain"])[1])
@@ -190,7 +187,7 @@ class Schrodinger(_GridReferenced):
         return jnp.concatenate([2.0 / jnp.cosh(x), jnp.zeros_like(x)])
 
     def _grid_reference(self):
-        return _spectral_ref("schrodinger")
+        return _spectral_ref(_spectral.schrodinger_reference)
 
 
 class KuramotoSivashinsky(_GridReferenced):
@@ -208,7 +205,6 @@ class KuramotoSivashinsky(_GridReferenced):
     boundary: ClassVar = Periodic(derivatives=3)
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = False
-    kind: ClassVar[str] = "chaotic"
 
     alpha: float = KURAMOTO_SIVASHINSKY["alpha"]
     beta: float = KURAMOTO_SIVASHINSKY["beta"]
@@ -230,7 +226,7 @@ class KuramotoSivashinsky(_GridReferenced):
         return jnp.cos(x) * (1 + jnp.sin(x))
 
     def _grid_reference(self):
-        return _spectral_ref("kuramoto_sivashinsky", alpha=self.alpha, beta=self.beta, gamma=self.gamma)
+        return _spectral_ref(_spectral.kuramoto_sivashinsky_reference, alpha=self.alpha, beta=self.beta, gamma=self.gamma)
 
 
 class CahnHilliard(_GridReferenced):
@@ -247,7 +243,6 @@ class CahnHilliard(_GridReferenced):
     boundary: ClassVar = Periodic(derivatives=3)
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = False
-    kind: ClassVar[str] = "stiff"
 
     gamma1: float = CAHN_HILLIARD["gamma1"]
     gamma2: float = CAHN_HILLIARD["gamma2"]
@@ -271,7 +266,7 @@ class CahnHilliard(_GridReferenced):
         return jnp.cos(jnp.pi * x) - jnp.exp(-4 * (jnp.pi * x) ** 2)
 
     def _grid_reference(self):
-        return _spectral_ref("cahn_hilliard", gamma1=self.gamma1, gamma2=self.gamma2)
+        return _spectral_ref(_spectral.cahn_hilliard_reference, gamma1=self.gamma1, gamma2=self.gamma2)
 
 
 class FisherKPP(_GridReferenced):
@@ -288,7 +283,6 @@ class FisherKPP(_GridReferenced):
     boundary: ClassVar = Periodic(derivatives=1)
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = False
-    kind: ClassVar[str] = "parabolic"
 
     D: float = FISHER_KPP["D"]
     r: float = FISHER_KPP["r"]
@@ -309,7 +303,7 @@ class FisherKPP(_GridReferenced):
         return jnp.exp(-((x - jnp.pi) ** 2) / (2 * (jnp.pi / 4) ** 2))
 
     def _grid_reference(self):
-        return _spectral_ref("fisher_kpp", D=self.D, r=self.r)
+        return _spectral_ref(_spectral.fisher_kpp_reference, D=self.D, r=self.r)
 
 
 class Burgers2D(_GridReferenced):
@@ -326,7 +320,6 @@ class Burgers2D(_GridReferenced):
     boundary: ClassVar = Periodic(derivatives=1)
     component_names: ClassVar[tuple[str, ...]] = ("u", "v")
     has_exact: ClassVar[bool] = False
-    kind: ClassVar[str] = "fluid"
 
     nu: float = BURGERS_2D["nu"]
     time_window: Window = window_field(_half(BURGERS_2D["t_domain"])[0])
@@ -345,4 +338,4 @@ class Burgers2D(_GridReferenced):
         return jnp.stack([jnp.sin(x[0]) * jnp.cos(x[1]), -jnp.cos(x[0]) * jnp.sin(x[1])])
 
     def _grid_reference(self):
-        return _spectral_ref("burgers2d", nu=self.nu)
+        return _spectral_ref(_spectral.burgers2d_reference, nu=self.nu)

@@ -1,6 +1,6 @@
 r"""Exact derivatives of a solution function $u(x, t)$ by forward-mode automatic differentiation.
 
-Every PDE residual in [`jaxrep.pinn`][] is written with these helpers, never with finite differences.
+Every PDE residual in [`jaxrep.pde`][] is written with these helpers, never with finite differences.
 A directional derivative of order $k$ is $k$ nested `jax.jvp`s,
 
 $$\partial_v^k u(x) = \frac{d^k}{ds^k}\, u(x + s v)\Big|_{s=0},$$
