@@ -88,6 +88,8 @@ from jaxrep.pinn._losses import make_loss_fn
 from jaxrep.pinn._sampling import make_sampler
 from jaxrep.pinn._solve import make_model
 
+from _steps import scan_runner  # benchmarks/_steps.py (this script's folder is on sys.path)
+
 # --------------------------------------------------------------------------------------------------
 # jaxrep
 
@@ -176,23 +178,7 @@ def _make_runner(problem, method: str, n_koopman: int, steps: int, before=False)
     else:
         loss_fn = make_loss_fn(problem, cfg.weights, koopman=koopman, sparse=koopman)
     sampler = make_sampler(problem, cfg.sampling, koopman=koopman)
-    opt = optax.adam(1e-3)
-    params, static = eqx.partition(model, eqx.is_inexact_array)
-
-    def one(carry, _):
-        params, opt_state, key, step = carry
-        key, k_data, k_step = jr.split(key, 3)
-        batch = sampler(k_data, step)
-        (loss, _), grads = eqx.filter_value_and_grad(
-            lambda p: loss_fn(eqx.combine(p, static), batch, k_step), has_aux=True)(params)
-        updates, opt_state = opt.update(grads, opt_state, params)
-        return (eqx.apply_updates(params, updates), opt_state, key, step + 1), loss
-
-    @jax.jit
-    def run(carry):
-        return jax.lax.scan(one, carry, None, length=steps)
-
-    carry = (params, opt.init(params), jr.PRNGKey(1), jnp.zeros((), jnp.int32))
+    run, carry, _ = scan_runner(model, loss_fn, sampler, optax.adam(1e-3), steps)
     return run, carry, loss_fn, model, sampler
 
 
