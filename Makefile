@@ -45,7 +45,7 @@ demo: $(STAMP)
 
 # The whole default test suite (slow tests excluded; see `make test-all`), then the strict docs build.
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -n 2 --dist worksteal -q -p no:cacheprovider --durations=15
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q -p no:cacheprovider --durations=40
 	$(MKDOCS)
 
 test-all: $(STAMP)
