@@ -23,7 +23,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jaxrep.pde import _cole_hopf as CH  # noqa: E402
-from jaxrep.pde import _spectral as S  # noqa: E402
+import jaxrep.pde as S  # noqa: E402
 from jaxrep.pinn import problems  # noqa: E402
 from jaxrep.pde._ode_reference import ode_reference  # noqa: E402
 

@@ -185,3 +185,22 @@ def test_bad_input():
         basis.rbf(x, jnp.zeros((3, 4)), 1.0)
     with pytest.raises(ValueError, match="denominator"):
         basis.rational(x, jnp.zeros((5, 2)), 3)
+
+
+@pytest.mark.parametrize("name", jr.nn.basis_names())
+def test_every_basis_module_checks_its_sizes_first(name):
+    # The shared size checks (AbstractBasis._set_sizes) run before any array is built, with one
+    # message per field, for every basis; valid numpy integers are stored as Python ints.
+    from jaxrep.nn._kan_basis import BASES
+
+    cls = BASES[name]
+    bad = [({"in_features": 0}, "in_features"), ({"in_features": 2.5}, "in_features"),
+           ({"in_features": 2, "grid_size": 0}, "grid_size"),
+           ({"in_features": 2, "grid_size": True}, "grid_size"),
+           ({"in_features": 2, "order": -1}, "order"), ({"in_features": 2, "order": "3"}, "order")]
+    for kwargs, field in bad:
+        with pytest.raises(ValueError, match=rf"^{field} must be an integer >= \d, got"):
+            cls(**kwargs)
+    b = cls(np.int64(2), grid_size=np.int32(4), order=np.int64(2))
+    assert (b.in_features, b.grid_size, b.order) == (2, 4, 2)
+    assert all(type(v) is int for v in (b.in_features, b.grid_size, b.order))

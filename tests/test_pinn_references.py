@@ -18,6 +18,7 @@ from scipy.integrate import solve_ivp
 from scipy.signal import resample
 
 from jaxrep.pde import _cole_hopf as CH
+from jaxrep.pde import _named_spectral as NS
 from jaxrep.pde import _spectral as S
 from jaxrep.pde._ode_reference import ode_reference
 from jaxrep.pde._reference import (
@@ -269,7 +270,7 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="save_every"):
         S.etdrk4(jnp.ones(3), lambda u: u, jnp.ones(3), dt=0.1, n_steps=10, save_every=3)
     with pytest.raises(ValueError, match="d must be > 0"):
-        S.allen_cahn_reference(d=-1.0)
+        NS.allen_cahn_reference(d=-1.0)
     with pytest.raises(ValueError, match="nu must be > 0"):
         CH.burgers_cole_hopf(0.0, 0.5, nu=-0.1)
     with pytest.raises(ValueError, match="values must have shape"):
@@ -296,16 +297,16 @@ def _spectral_x_derivative(u, period, order):
 def _rhs_1d(name, u, period):
     D = lambda f, o: _spectral_x_derivative(f, period, o)  # noqa: E731
     if name == "allen_cahn":
-        p = S.ALLEN_CAHN
+        p = NS.SPECTRAL_SETUPS["allen_cahn"].params
         return p["d"] * D(u, 2) + p["a"] * (u - u**3)
     if name == "kuramoto_sivashinsky":
-        p = S.KURAMOTO_SIVASHINSKY
+        p = NS.SPECTRAL_SETUPS["kuramoto_sivashinsky"].params
         return -p["alpha"] * u * D(u, 1) - p["beta"] * D(u, 2) - p["gamma"] * D(u, 4)
     if name == "cahn_hilliard":
-        p = S.CAHN_HILLIARD
+        p = NS.SPECTRAL_SETUPS["cahn_hilliard"].params
         return D(p["gamma2"] * (u**3 - u) - p["gamma1"] * D(u, 2), 2)
     if name == "fisher_kpp":
-        p = S.FISHER_KPP
+        p = NS.SPECTRAL_SETUPS["fisher_kpp"].params
         return p["D"] * D(u, 2) + p["r"] * u * (1 - u)
     raise AssertionError(name)
 
@@ -399,7 +400,7 @@ def test_burgers2d_satisfies_pde(x64, named_references):
     ref = named_references["burgers2d"]
     ts, xs, values = ref.grid()
     period = float(ref.upper[0] - ref.lower[0])
-    nu = S.BURGERS_2D["nu"]
+    nu = NS.SPECTRAL_SETUPS["burgers2d"].params["nu"]
     vel = np.moveaxis(values, -1, 1)  # (n_t, 2, N, N)
 
     def d(f, axis, order):
@@ -431,13 +432,13 @@ def _max_rel_diff(coarse, fine):
 CONVERGENCE = {
     # name: (function, CI n, grid levels, grid tol, dt levels, dt tol). Every level is compared
     # with the CI-resolution reference; dt levels must not exceed the snapshot spacing.
-    "allen_cahn": (S.allen_cahn_reference, 2048, (512, 1024), 2e-3, (2e-3, 1e-3), 1e-9),
-    "schrodinger": (S.schrodinger_reference, 512, (192, 320), 1e-4, (2e-3, 1e-3), 1e-5),
-    "kuramoto_sivashinsky": (S.kuramoto_sivashinsky_reference, 256, (128, 192), 1e-3,
+    "allen_cahn": (NS.allen_cahn_reference, 2048, (512, 1024), 2e-3, (2e-3, 1e-3), 1e-9),
+    "schrodinger": (NS.schrodinger_reference, 512, (192, 320), 1e-4, (2e-3, 1e-3), 1e-5),
+    "kuramoto_sivashinsky": (NS.kuramoto_sivashinsky_reference, 256, (128, 192), 1e-3,
                              (1e-3, 5e-4), 1e-3),
-    "cahn_hilliard": (S.cahn_hilliard_reference, 256, (32, 48), 1e-4, (5e-3, 2.5e-3), 2e-6),
-    "fisher_kpp": (S.fisher_kpp_reference, 256, (32, 64), 2e-4, (5e-3, 2.5e-3), 1e-10),
-    "burgers2d": (S.burgers2d_reference, 64, (24, 40), 3e-3, (1e-2, 5e-3), 1e-9),
+    "cahn_hilliard": (NS.cahn_hilliard_reference, 256, (32, 48), 1e-4, (5e-3, 2.5e-3), 2e-6),
+    "fisher_kpp": (NS.fisher_kpp_reference, 256, (32, 64), 2e-4, (5e-3, 2.5e-3), 1e-10),
+    "burgers2d": (NS.burgers2d_reference, 64, (24, 40), 3e-3, (1e-2, 5e-3), 1e-9),
 }
 # Coarser than the defaults where those take more than a few seconds (same code path).
 CI_RESOLUTION = {
@@ -622,10 +623,10 @@ def test_cache_hit_miss_corrupt_and_atomic(tmp_cache):
 
 
 def test_named_reference_cache_roundtrip(tmp_cache):
-    ref = S.cahn_hilliard_reference(n=32, dt=1e-2)
+    ref = NS.cahn_hilliard_reference(n=32, dt=1e-2)
     (path,) = tmp_cache.glob("cahn_hilliard-*.npz")
     mtime = path.stat().st_mtime_ns
-    again = S.cahn_hilliard_reference(n=32, dt=1e-2)
+    again = NS.cahn_hilliard_reference(n=32, dt=1e-2)
     assert path.stat().st_mtime_ns == mtime
     np.testing.assert_array_equal(np.asarray(again.values), np.asarray(ref.values))
     assert isinstance(ODEReference.from_arrays(
@@ -694,7 +695,7 @@ def test_allen_cahn_corner_layer_converges(x64):
     # and the exact Galerkin truncation, doubling the modes changes u(t = 0.01) by < 2e-7 on the
     # evaluation grid (the corner layer sqrt(d t) = 1e-3 is resolved); the plain 2/3-rule solve
     # with an interpolated datum on the same grid is off by > 2e-6.
-    p = S.ALLEN_CAHN
+    p = NS.SPECTRAL_SETUPS["allen_cahn"].params
     d, a = p["d"], p["a"]
 
     def solve(n, **kw):
@@ -719,7 +720,7 @@ def test_grid_referenced_problems_return_u0_at_start(x64, tmp_cache, monkeypatch
     import jaxrep.pde._reference_problems as RP
     from jaxrep.pinn import problems
 
-    ref = S.allen_cahn_reference(n=1024, n_store=1024, dt=1e-3)
+    ref = NS.allen_cahn_reference(n=1024, n_store=1024, dt=1e-3)
     monkeypatch.setattr(RP, "_spectral_ref", lambda solver, **kw: ref)  # a cheap reference
     prob = problems.get("allen_cahn")
     xs = jnp.linspace(-1.0, 1.0, 255)[:, None]

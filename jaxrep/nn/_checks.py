@@ -15,6 +15,6 @@ def check_vector(x, size: int, name: str, owner: str) -> None:
         )
 
 
-def check_positive_int(value, name: str, minimum: int = 1) -> None:
-    """Raise a `ValueError` naming `name` unless `value` is an integer >= `minimum`."""
-    check_int(value, name, minimum)
+def check_positive_int(value, name: str, minimum: int = 1) -> int:
+    """`int(value)`, or a `ValueError` naming `name` unless `value` is an integer >= `minimum`."""
+    return check_int(value, name, minimum)

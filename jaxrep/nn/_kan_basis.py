@@ -257,6 +257,17 @@ class AbstractBasis(eqx.Module):
     #: The `KANLayer` options this basis's constructor takes (after `in_features`), by keyword.
     layer_options: ClassVar[tuple[str, ...]] = ("grid_size", "order", "grid_range")
 
+    def _set_sizes(self, in_features: int, grid_size: int, order: int) -> tuple[int, int, int]:
+        """Check and set the sizes every basis has (returned as Python ints); each constructor calls it first.
+
+        The shared checks live here rather than in `__check_init__`, which Equinox runs only after the
+        constructor: a bad size must fail with its one-line message before any array is built from it.
+        """
+        self.in_features = check_positive_int(in_features, "in_features")
+        self.grid_size = check_positive_int(grid_size, "grid_size")
+        self.order = check_positive_int(order, "order", minimum=0)
+        return self.in_features, self.grid_size, self.order
+
     @abc.abstractmethod
     def __call__(self, x: Float[Array, " in_features"]) -> Float[Array, "in_features num_basis"]:
         """Basis values for one sample."""
@@ -376,9 +387,7 @@ class BSplineBasis(AbstractBasis):
 
     def __init__(self, in_features: int, grid_size: int = 5, order: int = 3, grid_range=(-1.0, 1.0), *,
                  grid=None, uniform: Optional[bool] = None):
-        check_positive_int(in_features, "in_features")
-        check_positive_int(grid_size, "grid_size")
-        check_positive_int(order, "order", minimum=0)
+        in_features, grid_size, order = self._set_sizes(in_features, grid_size, order)
         if uniform is not None and not isinstance(uniform, bool):
             raise TypeError(f"uniform must be None, True or False, got {uniform!r}")
         if grid is None:
@@ -390,9 +399,6 @@ class BSplineBasis(AbstractBasis):
         elif uniform and not isinstance(grid, jax.core.Tracer) and not _grid_is_uniform(grid):
             raise ValueError("uniform=True but grid is not equally spaced; pass uniform=None to detect it")
         self.grid = grid
-        self.in_features = in_features
-        self.grid_size = grid_size
-        self.order = order
         self.num_basis = grid_size + order
         self.uniform = uniform
 
@@ -461,9 +467,7 @@ class RBFBasis(AbstractBasis):
 
     def __init__(self, in_features: int, grid_size: int = 5, order: int = 3, grid_range=(-1.0, 1.0), *,
                  centers=None, width=None):
-        check_positive_int(in_features, "in_features")
-        check_positive_int(grid_size, "grid_size")
-        check_positive_int(order, "order", minimum=0)
+        in_features, grid_size, order = self._set_sizes(in_features, grid_size, order)
         num = grid_size + order
         if centers is None:
             lo, hi = _range(grid_range, in_features)
@@ -472,9 +476,6 @@ class RBFBasis(AbstractBasis):
             width = (hi - lo) / max(num - 1, 1)
         self.centers = centers
         self.width = width
-        self.in_features = in_features
-        self.grid_size = grid_size
-        self.order = order
         self.num_basis = num
 
     def __call__(self, x):
@@ -524,17 +525,12 @@ class FourierBasis(AbstractBasis):
 
     def __init__(self, in_features: int, grid_size: int = 5, order: int = 3, grid_range=(-1.0, 1.0), *,
                  base_frequency=None):
-        check_positive_int(in_features, "in_features")
-        check_positive_int(grid_size, "grid_size")
-        check_positive_int(order, "order", minimum=0)
+        in_features, grid_size, order = self._set_sizes(in_features, grid_size, order)
         if base_frequency is None:
             lo, hi = grid_range
             if not hi > lo:
                 raise ValueError(f"grid_range must be (lo, hi) with hi > lo, got {grid_range!r}")
             base_frequency = math.pi / (hi - lo)
-        self.in_features = in_features
-        self.grid_size = grid_size
-        self.order = order
         self.num_basis = 2 * grid_size
         self.base_frequency = float(base_frequency)
 
@@ -590,13 +586,8 @@ class _PolynomialBasis(AbstractBasis):
 
     def __init__(self, in_features: int, grid_size: int = 5, order: int = 3, grid_range=(-1.0, 1.0), *,
                  squash: bool = True, norm=None):
-        check_positive_int(in_features, "in_features")
-        check_positive_int(grid_size, "grid_size")
-        check_positive_int(order, "order", minimum=0)
+        in_features, grid_size, order = self._set_sizes(in_features, grid_size, order)
         self.norm = norm if norm is not None else _PolynomialState(*_range(grid_range, in_features), squash)
-        self.in_features = in_features
-        self.grid_size = grid_size
-        self.order = order
         self.num_basis = grid_size + order
 
     def __call__(self, x):
@@ -677,9 +668,7 @@ class RationalBasis(AbstractBasis):
 
     def __init__(self, in_features: int, grid_size: int = 5, order: int = 3, *,
                  num_groups=None, denominator=None, group_of_input=None):
-        check_positive_int(in_features, "in_features")
-        check_positive_int(grid_size, "grid_size")
-        check_positive_int(order, "order", minimum=0)
+        in_features, grid_size, order = self._set_sizes(in_features, grid_size, order)
         if group_of_input is None:
             num_groups = math.gcd(in_features, 8) if num_groups is None else num_groups
             check_positive_int(num_groups, "num_groups")
@@ -693,9 +682,6 @@ class RationalBasis(AbstractBasis):
             denominator = jnp.tile(jnp.asarray(b, jnp.result_type(float)), (groups, 1))
         self.denominator = denominator
         self.group_of_input = tuple(int(g) for g in group_of_input)
-        self.in_features = in_features
-        self.grid_size = grid_size
-        self.order = order
         self.num_basis = grid_size + 1
 
     def __check_init__(self):

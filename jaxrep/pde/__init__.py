@@ -14,8 +14,9 @@ ref = jrp.pde.allen_cahn_reference()              # the ETDRK4 solve behind it (
   pure functions of a solution function `u(x, t)`, differentiated with `dt`, `dx`, `dx_upto`,
   `laplacian`, ... (nested forward-mode passes, so they compose with `jit`, `vmap` and `grad`);
 - references: closed forms, `burgers_cole_hopf` (Gauss-Hermite quadrature), `ode_reference`
-  (diffrax), and pseudo-spectral ETDRK4 solves (`etdrk4`, `SpectralGrid`, `spectral_reference` and the
-  named `*_reference` solvers), stored as `GridReference` / `ODEReference` (Hermite interpolation in
+  (diffrax), and pseudo-spectral ETDRK4 solves (`etdrk4`, `SpectralGrid`, `spectral_reference`; the
+  named benchmarks are records of `SPECTRAL_SETUPS`, solved by `named_spectral_reference` or the named
+  `*_reference` functions), stored as `GridReference` / `ODEReference` (Hermite interpolation in
   time, spectral in space) and cached on disk.
 
 `jaxrep.pinn` solves these problems (PINN / PIKE / SPIKE) and re-exports every name here, so
@@ -41,14 +42,18 @@ from ._cole_hopf import burgers_cole_hopf as burgers_cole_hopf
 from ._ode_reference import ode_reference as ode_reference
 from ._reference import GridReference as GridReference
 from ._reference import ODEReference as ODEReference
+from ._named_spectral import SPECTRAL_SETUPS as SPECTRAL_SETUPS
+from ._named_spectral import SpectralSetup as SpectralSetup
+from ._named_spectral import allen_cahn_reference as allen_cahn_reference
+from ._named_spectral import burgers2d_reference as burgers2d_reference
+from ._named_spectral import cahn_hilliard_reference as cahn_hilliard_reference
+from ._named_spectral import fisher_kpp_reference as fisher_kpp_reference
+from ._named_spectral import kuramoto_sivashinsky_reference as kuramoto_sivashinsky_reference
+from ._named_spectral import named_spectral_reference as named_spectral_reference
+from ._named_spectral import schrodinger_reference as schrodinger_reference
 from ._spectral import SpectralGrid as SpectralGrid
-from ._spectral import allen_cahn_reference as allen_cahn_reference
-from ._spectral import burgers2d_reference as burgers2d_reference
-from ._spectral import cahn_hilliard_reference as cahn_hilliard_reference
 from ._spectral import etdrk4 as etdrk4
 from ._spectral import etdrk4_coefficients as etdrk4_coefficients
 from ._spectral import etdrk4_step as etdrk4_step
-from ._spectral import fisher_kpp_reference as fisher_kpp_reference
-from ._spectral import kuramoto_sivashinsky_reference as kuramoto_sivashinsky_reference
-from ._spectral import schrodinger_reference as schrodinger_reference
 from ._spectral import spectral_reference as spectral_reference
+from ._spectral import spectral_solve as spectral_solve

@@ -2,9 +2,11 @@ r"""Problems whose reference is computed: viscous Burgers (Cole-Hopf quadrature)
 pseudo-spectral ETDRK4 references (Allen-Cahn, nonlinear Schrodinger, Kuramoto-Sivashinsky,
 Cahn-Hilliard, Fisher-KPP, 2-D Burgers).
 
-The setups (domains, initial conditions, default parameters, time windows) are the constants the
-reference solvers document in `_spectral.py` and `_cole_hopf.py`; the references are built lazily on
-first use and cached (in memory here, on disk by the solvers).
+The pseudo-spectral problems read their setup (box, components, initial condition, default
+parameters, time windows) from its record in `_named_spectral.SPECTRAL_SETUPS`, the one the
+reference solver uses, and add the residual a solver trains on; Burgers reads the constants of
+`_cole_hopf.py`. References are built lazily on first use and cached (in memory here, on disk by the
+solvers).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from __future__ import annotations
 import functools
 from typing import ClassVar, Optional
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
 from ._cole_hopf import BURGERS_NU, BURGERS_T_DOMAIN, BURGERS_X_DOMAIN, ColeHopfBurgers
 from ._derivatives import _value_jacobian_laplacian, dt, dx, dx_upto, value_and_dt
+from ._named_spectral import SPECTRAL_SETUPS, SpectralSetup, named_spectral_reference
 from ._problem import (
     AbstractProblem,
     Box,
@@ -28,21 +32,12 @@ from ._problem import (
     window_field,
     windows_field,
 )
-from . import _spectral
-from ._spectral import (
-    ALLEN_CAHN,
-    BURGERS_2D,
-    CAHN_HILLIARD,
-    FISHER_KPP,
-    KURAMOTO_SIVASHINSKY,
-    SCHRODINGER,
-)
 
 
 @functools.lru_cache(maxsize=None)
-def _spectral_ref(solver, **params):
-    """The solver's `GridReference` for `params`, built once per process (the disk cache is below it)."""
-    return solver(**params)
+def _spectral_ref(name, **params):
+    """The named setup's `GridReference` for `params`, built once per process (the disk cache is below it)."""
+    return named_spectral_reference(name, **params)
 
 
 def _half(window) -> tuple[Window, Window, tuple[Window, ...]]:
@@ -51,17 +46,49 @@ def _half(window) -> tuple[Window, Window, tuple[Window, ...]]:
     return (t0, t1), (t0, mid), ((mid, t1),)
 
 
-class _GridReferenced(AbstractProblem):
-    r"""Shared `reference` for problems backed by a named spectral `GridReference`.
+class _FromSetup:
+    """A class attribute read from the class's `setup` record (on the class and on instances)."""
 
-    At the reference's start time it returns the initial condition itself: the stored grid holds
-    $u_0$ only through its trigonometric interpolant, which is inexact off the grid where $u_0$ is
-    not smooth as a periodic function (Allen-Cahn's corner at $x = \pm1$, Fisher-KPP's and
+    def __init__(self, attr: str):
+        self.attr = attr
+
+    def __get__(self, obj, cls=None):
+        return getattr((cls if cls is not None else type(obj)).setup, self.attr)
+
+
+class _GridReferenced(AbstractProblem):
+    r"""A problem of the pseudo-spectral suite: everything but the residual comes from its `setup`.
+
+    A subclass sets `setup` (a [`SpectralSetup`][jaxrep.pde.SpectralSetup] record), its `boundary`,
+    one field per physical parameter of the record (default: the record's value) and the window
+    fields (defaults: the record's), and writes `residual`. Its `name`, `n_out`, box and
+    `component_names` are the record's; the physical parameters are checked to be > 0; the initial
+    condition is the record's, and the reference is the record's ETDRK4 solve for the problem's
+    parameters.
+
+    At the reference's start time `reference` returns the initial condition itself: the stored grid
+    holds $u_0$ only through its trigonometric interpolant, which is inexact off the grid where $u_0$
+    is not smooth as a periodic function (Allen-Cahn's corner at $x = \pm1$, Fisher-KPP's and
     Schrodinger's small derivative jumps at the box edge).
     """
 
+    setup: eqx.AbstractClassVar[SpectralSetup]
+    name: ClassVar[str] = _FromSetup("name")
+    n_out: ClassVar[int] = _FromSetup("n_out")
+    lower: ClassVar[tuple[float, ...]] = _FromSetup("lower")
+    upper: ClassVar[tuple[float, ...]] = _FromSetup("upper")
+    component_names: ClassVar[tuple[str, ...]] = _FromSetup("component_names")
+    has_exact: ClassVar[bool] = False
+
+    def __check_init__(self):
+        for key in self.setup.params:
+            check_positive(type(self).__name__, key, getattr(self, key))
+
+    def initial_condition(self, x):
+        return self.setup.initial_condition(x)
+
     def _grid_reference(self):
-        raise NotImplementedError
+        return _spectral_ref(self.setup.name, **{k: getattr(self, k) for k in self.setup.params})
 
     def reference(self, x, t):
         ref = self._grid_reference()
@@ -126,34 +153,19 @@ class AllenCahn(_GridReferenced):
     **Arguments:** `d` (diffusion $> 0$), `a` (reaction rate $> 0$) and the time windows.
     """
 
-    name: ClassVar[str] = "allen_cahn"
-    n_out: ClassVar[int] = 1
-    lower: ClassVar[tuple[float, ...]] = (ALLEN_CAHN["x_domain"][0],)
-    upper: ClassVar[tuple[float, ...]] = (ALLEN_CAHN["x_domain"][1],)
+    setup: ClassVar[SpectralSetup] = SPECTRAL_SETUPS["allen_cahn"]
     boundary: ClassVar = Periodic(derivatives=1)
-    component_names: ClassVar[tuple[str, ...]] = ("u",)
-    has_exact: ClassVar[bool] = False
 
-    d: float = ALLEN_CAHN["d"]
-    a: float = ALLEN_CAHN["a"]
-    time_window: Window = window_field(_half(ALLEN_CAHN["t_domain"])[0])
-    train_window: Window = window_field(_half(ALLEN_CAHN["t_domain"])[1])
-    extrapolation_windows: tuple[Window, ...] = windows_field(_half(ALLEN_CAHN["t_domain"])[2])
+    d: float = setup.params["d"]
+    a: float = setup.params["a"]
+    time_window: Window = window_field(setup.t_domain)
+    train_window: Window = window_field(setup.train_window)
+    extrapolation_windows: tuple[Window, ...] = windows_field(setup.extrapolation_windows)
     train_box: Optional[Box] = box_field()
-
-    def __check_init__(self):
-        check_positive("AllenCahn", "d", self.d)
-        check_positive("AllenCahn", "a", self.a)
 
     def residual(self, u, x, t):
         v, v_t = value_and_dt(u, x, t)
         return v_t - self.d * dx(u, x, t, 0, 2) - self.a * (v - v**3)
-
-    def initial_condition(self, x):
-        return x**2 * jnp.cos(jnp.pi * x)
-
-    def _grid_reference(self):
-        return _spectral_ref(_spectral.allen_cahn_reference, d=self.d, a=self.a)
 
 
 class Schrodinger(_GridReferenced):
@@ -164,17 +176,12 @@ class Schrodinger(_GridReferenced):
     Reference: pseudo-spectral ETDRK4 (`schrodinger_reference`).
     """
 
-    name: ClassVar[str] = "schrodinger"
-    n_out: ClassVar[int] = 2
-    lower: ClassVar[tuple[float, ...]] = (SCHRODINGER["x_domain"][0],)
-    upper: ClassVar[tuple[float, ...]] = (SCHRODINGER["x_domain"][1],)
+    setup: ClassVar[SpectralSetup] = SPECTRAL_SETUPS["schrodinger"]
     boundary: ClassVar = Periodic(derivatives=1)
-    component_names: ClassVar[tuple[str, ...]] = ("Re h", "Im h")
-    has_exact: ClassVar[bool] = False
 
-    time_window: Window = window_field(_half(SCHRODINGER["t_domain"])[0])
-    train_window: Window = window_field(_half(SCHRODINGER["t_domain"])[1])
-    extrapolation_windows: tuple[Window, ...] = windows_field(_half(SCHRODINGER["t_domain"])[2])
+    time_window: Window = window_field(setup.t_domain)
+    train_window: Window = window_field(setup.train_window)
+    extrapolation_windows: tuple[Window, ...] = windows_field(setup.extrapolation_windows)
     train_box: Optional[Box] = box_field()
 
     def residual(self, u, x, t):
@@ -182,12 +189,6 @@ class Schrodinger(_GridReferenced):
         w_xx = dx(u, x, t, 0, 2)
         m = jnp.sum(w**2)
         return jnp.stack([-w_t[1] + 0.5 * w_xx[0] + m * w[0], w_t[0] + 0.5 * w_xx[1] + m * w[1]])
-
-    def initial_condition(self, x):
-        return jnp.concatenate([2.0 / jnp.cosh(x), jnp.zeros_like(x)])
-
-    def _grid_reference(self):
-        return _spectral_ref(_spectral.schrodinger_reference)
 
 
 class KuramotoSivashinsky(_GridReferenced):
@@ -198,62 +199,38 @@ class KuramotoSivashinsky(_GridReferenced):
     Reference: ETDRK4 (`kuramoto_sivashinsky_reference`).
     """
 
-    name: ClassVar[str] = "kuramoto_sivashinsky"
-    n_out: ClassVar[int] = 1
-    lower: ClassVar[tuple[float, ...]] = (KURAMOTO_SIVASHINSKY["x_domain"][0],)
-    upper: ClassVar[tuple[float, ...]] = (KURAMOTO_SIVASHINSKY["x_domain"][1],)
+    setup: ClassVar[SpectralSetup] = SPECTRAL_SETUPS["kuramoto_sivashinsky"]
     boundary: ClassVar = Periodic(derivatives=3)
-    component_names: ClassVar[tuple[str, ...]] = ("u",)
-    has_exact: ClassVar[bool] = False
 
-    alpha: float = KURAMOTO_SIVASHINSKY["alpha"]
-    beta: float = KURAMOTO_SIVASHINSKY["beta"]
-    gamma: float = KURAMOTO_SIVASHINSKY["gamma"]
-    time_window: Window = window_field(_half(KURAMOTO_SIVASHINSKY["t_domain"])[0])
-    train_window: Window = window_field(_half(KURAMOTO_SIVASHINSKY["t_domain"])[1])
-    extrapolation_windows: tuple[Window, ...] = windows_field(_half(KURAMOTO_SIVASHINSKY["t_domain"])[2])
+    alpha: float = setup.params["alpha"]
+    beta: float = setup.params["beta"]
+    gamma: float = setup.params["gamma"]
+    time_window: Window = window_field(setup.t_domain)
+    train_window: Window = window_field(setup.train_window)
+    extrapolation_windows: tuple[Window, ...] = windows_field(setup.extrapolation_windows)
     train_box: Optional[Box] = box_field()
-
-    def __check_init__(self):
-        for f in ("alpha", "beta", "gamma"):
-            check_positive("KuramotoSivashinsky", f, getattr(self, f))
 
     def residual(self, u, x, t):
         v, v_x, v_xx, _, v_xxxx = dx_upto(u, x, t, 0, 4)
         return dt(u, x, t) + self.alpha * v * v_x + self.beta * v_xx + self.gamma * v_xxxx
 
-    def initial_condition(self, x):
-        return jnp.cos(x) * (1 + jnp.sin(x))
-
-    def _grid_reference(self):
-        return _spectral_ref(_spectral.kuramoto_sivashinsky_reference, alpha=self.alpha, beta=self.beta, gamma=self.gamma)
-
 
 class CahnHilliard(_GridReferenced):
     r"""Cahn-Hilliard $u_t = \partial_{xx}\big(\gamma_2(u^3 - u) - \gamma_1u_{xx}\big)$ on $[-1, 1]$.
 
-    Periodic, $u_0 = \cos\pi x - e^{-4\pi^2x^2}$, $\gamma_1 = 10^{-4}$, $\gamma_2 = 10^{-2}$. Fourth
+    Periodic, $u_0 = \cos\pi x - e^{-4\pi^2x^2}$, $\gamma_1 = 10^{-3}$, $\gamma_2 = 0.1$. Fourth
     order (periodicity on $u$ and three derivatives). Reference: ETDRK4 (`cahn_hilliard_reference`).
     """
 
-    name: ClassVar[str] = "cahn_hilliard"
-    n_out: ClassVar[int] = 1
-    lower: ClassVar[tuple[float, ...]] = (CAHN_HILLIARD["x_domain"][0],)
-    upper: ClassVar[tuple[float, ...]] = (CAHN_HILLIARD["x_domain"][1],)
+    setup: ClassVar[SpectralSetup] = SPECTRAL_SETUPS["cahn_hilliard"]
     boundary: ClassVar = Periodic(derivatives=3)
-    component_names: ClassVar[tuple[str, ...]] = ("u",)
-    has_exact: ClassVar[bool] = False
 
-    gamma1: float = CAHN_HILLIARD["gamma1"]
-    gamma2: float = CAHN_HILLIARD["gamma2"]
-    time_window: Window = window_field(_half(CAHN_HILLIARD["t_domain"])[0])
-    train_window: Window = window_field(_half(CAHN_HILLIARD["t_domain"])[1])
-    extrapolation_windows: tuple[Window, ...] = windows_field(_half(CAHN_HILLIARD["t_domain"])[2])
+    gamma1: float = setup.params["gamma1"]
+    gamma2: float = setup.params["gamma2"]
+    time_window: Window = window_field(setup.t_domain)
+    train_window: Window = window_field(setup.train_window)
+    extrapolation_windows: tuple[Window, ...] = windows_field(setup.extrapolation_windows)
     train_box: Optional[Box] = box_field()
-
-    def __check_init__(self):
-        check_positive("CahnHilliard", "gamma1", self.gamma1)
-        check_positive("CahnHilliard", "gamma2", self.gamma2)
 
     def residual(self, u, x, t):
         def mu(y, s):
@@ -261,12 +238,6 @@ class CahnHilliard(_GridReferenced):
             return self.gamma2 * (v**3 - v) - self.gamma1 * dx(u, y, s, 0, 2)
 
         return dt(u, x, t) - dx(mu, x, t, 0, 2)
-
-    def initial_condition(self, x):
-        return jnp.cos(jnp.pi * x) - jnp.exp(-4 * (jnp.pi * x) ** 2)
-
-    def _grid_reference(self):
-        return _spectral_ref(_spectral.cahn_hilliard_reference, gamma1=self.gamma1, gamma2=self.gamma2)
 
 
 class FisherKPP(_GridReferenced):
@@ -276,66 +247,37 @@ class FisherKPP(_GridReferenced):
     (`fisher_kpp_reference`).
     """
 
-    name: ClassVar[str] = "fisher_kpp"
-    n_out: ClassVar[int] = 1
-    lower: ClassVar[tuple[float, ...]] = (FISHER_KPP["x_domain"][0],)
-    upper: ClassVar[tuple[float, ...]] = (FISHER_KPP["x_domain"][1],)
+    setup: ClassVar[SpectralSetup] = SPECTRAL_SETUPS["fisher_kpp"]
     boundary: ClassVar = Periodic(derivatives=1)
-    component_names: ClassVar[tuple[str, ...]] = ("u",)
-    has_exact: ClassVar[bool] = False
 
-    D: float = FISHER_KPP["D"]
-    r: float = FISHER_KPP["r"]
-    time_window: Window = window_field(_half(FISHER_KPP["t_domain"])[0])
-    train_window: Window = window_field(_half(FISHER_KPP["t_domain"])[1])
-    extrapolation_windows: tuple[Window, ...] = windows_field(_half(FISHER_KPP["t_domain"])[2])
+    D: float = setup.params["D"]
+    r: float = setup.params["r"]
+    time_window: Window = window_field(setup.t_domain)
+    train_window: Window = window_field(setup.train_window)
+    extrapolation_windows: tuple[Window, ...] = windows_field(setup.extrapolation_windows)
     train_box: Optional[Box] = box_field()
-
-    def __check_init__(self):
-        check_positive("FisherKPP", "D", self.D)
-        check_positive("FisherKPP", "r", self.r)
 
     def residual(self, u, x, t):
         v, v_t = value_and_dt(u, x, t)
         return v_t - self.D * dx(u, x, t, 0, 2) - self.r * v * (1 - v)
 
-    def initial_condition(self, x):
-        return jnp.exp(-((x - jnp.pi) ** 2) / (2 * (jnp.pi / 4) ** 2))
-
-    def _grid_reference(self):
-        return _spectral_ref(_spectral.fisher_kpp_reference, D=self.D, r=self.r)
-
 
 class Burgers2D(_GridReferenced):
     r"""2-D viscous Burgers $\mathbf u_t + (\mathbf u\cdot\nabla)\mathbf u = \nu\Delta\mathbf u$ on
-    $[0, 2\pi]^2$ (periodic), $\mathbf u_0 = (\sin x\cos y, -\cos x\sin y)$, $\nu = 0.05$.
+    $[0, 2\pi]^2$ (periodic), $\mathbf u_0 = (\sin x\cos y, -\cos x\sin y)$, $\nu = 0.1$.
 
     Reference: pseudo-spectral ETDRK4 (`burgers2d_reference`).
     """
 
-    name: ClassVar[str] = "burgers2d"
-    n_out: ClassVar[int] = 2
-    lower: ClassVar[tuple[float, ...]] = (BURGERS_2D["x_domain"][0],) * 2
-    upper: ClassVar[tuple[float, ...]] = (BURGERS_2D["x_domain"][1],) * 2
+    setup: ClassVar[SpectralSetup] = SPECTRAL_SETUPS["burgers2d"]
     boundary: ClassVar = Periodic(derivatives=1)
-    component_names: ClassVar[tuple[str, ...]] = ("u", "v")
-    has_exact: ClassVar[bool] = False
 
-    nu: float = BURGERS_2D["nu"]
-    time_window: Window = window_field(_half(BURGERS_2D["t_domain"])[0])
-    train_window: Window = window_field(_half(BURGERS_2D["t_domain"])[1])
-    extrapolation_windows: tuple[Window, ...] = windows_field(_half(BURGERS_2D["t_domain"])[2])
+    nu: float = setup.params["nu"]
+    time_window: Window = window_field(setup.t_domain)
+    train_window: Window = window_field(setup.train_window)
+    extrapolation_windows: tuple[Window, ...] = windows_field(setup.extrapolation_windows)
     train_box: Optional[Box] = box_field()
-
-    def __check_init__(self):
-        check_positive("Burgers2D", "nu", self.nu)
 
     def residual(self, u, x, t):
         w, jac, lap = _value_jacobian_laplacian(u, x, t)
         return dt(u, x, t) + jac @ w - self.nu * lap
-
-    def initial_condition(self, x):
-        return jnp.stack([jnp.sin(x[0]) * jnp.cos(x[1]), -jnp.cos(x[0]) * jnp.sin(x[1])])
-
-    def _grid_reference(self):
-        return _spectral_ref(_spectral.burgers2d_reference, nu=self.nu)

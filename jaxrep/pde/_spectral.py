@@ -8,6 +8,9 @@ exponential time-differencing Runge-Kutta scheme ETDRK4 of Cox & Matthews (2002)
 $\varphi$-function coefficients evaluated by the contour integral of Kassam & Trefethen (2005),
 which avoids the cancellation of the closed forms when $|hL|$ is small.
 
+This module is the machinery (coefficients, stepper, grid, the generic driver); the named benchmark
+setups that use it are records in `_named_spectral.py`.
+
 References:
 
 - S. M. Cox, P. C. Matthews, *Exponential time differencing for stiff systems*, J. Comput. Phys.
@@ -19,7 +22,6 @@ References:
 from __future__ import annotations
 
 import math
-from types import MappingProxyType
 from typing import Callable, NamedTuple, Optional, Sequence, Union
 
 import equinox as eqx
@@ -29,26 +31,14 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Complex, Inexact
 
 from .._validate import check_positive
-from ._reference import GridReference, cached_arrays
+from ._reference import GridReference
 
 __all__ = [
-    "ALLEN_CAHN",
-    "BURGERS_2D",
-    "CAHN_HILLIARD",
     "ETDRK4Coefficients",
-    "FISHER_KPP",
-    "KURAMOTO_SIVASHINSKY",
-    "SCHRODINGER",
     "SpectralGrid",
-    "allen_cahn_reference",
-    "burgers2d_reference",
-    "cahn_hilliard_reference",
     "etdrk4",
     "etdrk4_coefficients",
     "etdrk4_step",
-    "fisher_kpp_reference",
-    "kuramoto_sivashinsky_reference",
-    "schrodinger_reference",
     "spectral_reference",
     "spectral_solve",
 ]
@@ -548,287 +538,3 @@ def spectral_reference(
         linear, nonlinear, u0, lower=lower, upper=upper, shape=shape, t1=t1, n_t=n_t, dt=dt,
         t0=t0, is_complex=is_complex, dealias=dealias, galerkin=galerkin, oversample=oversample,
         store_shape=store_shape, n_contour=n_contour))
-
-
-# ----------------------------------------------------------------------------------------------
-# Named references (standard setups; the problem suite uses these very constants)
-# ----------------------------------------------------------------------------------------------
-
-#: Allen-Cahn $u_t = d\,u_{xx} + a(u - u^3)$, periodic $x\in[-1,1)$, $u_0 = x^2\cos(\pi x)$.
-ALLEN_CAHN = MappingProxyType(
-    {"d": 1e-4, "a": 5.0, "x_domain": (-1.0, 1.0), "t_domain": (0.0, 1.0)})
-#: Nonlinear Schrodinger $i h_t + \tfrac12 h_{xx} + |h|^2 h = 0$, $x\in[-5,5)$, $h_0 = 2\,\mathrm{sech}\,x$.
-SCHRODINGER = MappingProxyType({"x_domain": (-5.0, 5.0), "t_domain": (0.0, 0.5 * math.pi)})
-#: Kuramoto-Sivashinsky $u_t + \alpha u u_x + \beta u_{xx} + \gamma u_{xxxx} = 0$ on $[0, 2\pi)$,
-#: $u_0 = \cos x\,(1 + \sin x)$.
-KURAMOTO_SIVASHINSKY = MappingProxyType(
-    {"alpha": 100.0 / 16, "beta": 100.0 / 16**2, "gamma": 100.0 / 16**4,
-     "x_domain": (0.0, 2 * math.pi), "t_domain": (0.0, 1.0)})
-#: Cahn-Hilliard $u_t = \partial_{xx}\big(\gamma_2(u^3 - u) - \gamma_1 u_{xx}\big)$ on $[-1,1)$,
-#: $u_0 = \cos(\pi x) - \exp(-4\pi^2x^2)$.
-CAHN_HILLIARD = MappingProxyType(
-    {"gamma1": 1e-3, "gamma2": 0.1, "x_domain": (-1.0, 1.0), "t_domain": (0.0, 1.0)})
-#: Fisher-KPP $u_t = D u_{xx} + r u(1-u)$ on $[0, 2\pi)$, $u_0 = \exp(-(x-\pi)^2 / (2(\pi/4)^2))$.
-FISHER_KPP = MappingProxyType(
-    {"D": 0.1, "r": 3.0, "x_domain": (0.0, 2 * math.pi), "t_domain": (0.0, 1.0)})
-#: 2-D viscous Burgers $\mathbf u_t + (\mathbf u\cdot\nabla)\mathbf u = \nu\Delta\mathbf u$ on
-#: $[0,2\pi)^2$, $\mathbf u_0 = (\sin x\cos y,\ -\cos x\sin y)$.
-BURGERS_2D = MappingProxyType({"nu": 0.1, "x_domain": (0.0, 2 * math.pi), "t_domain": (0.0, 1.0)})
-
-
-def _named(name: str, params: dict, solve: Callable[[], dict], cache: bool) -> GridReference:
-    return GridReference.from_arrays(cached_arrays(name, params, solve, cache=cache))
-
-
-def allen_cahn_reference(
-    d: float = ALLEN_CAHN["d"],
-    a: float = ALLEN_CAHN["a"],
-    *,
-    n: int = 8192,
-    n_store: int = 2048,
-    n_t: int = 201,
-    dt: float = 2.5e-4,
-    cache: bool = True,
-) -> GridReference:
-    r"""Allen-Cahn reference: $u_t = d\,u_{xx} + a\,(u - u^3)$, periodic $x \in [-1, 1)$, $t\in[0,1]$.
-
-    Initial condition $u_0(x) = x^2\cos(\pi x)$ (the Raissi et al. / jaxpi benchmark with
-    $d = 10^{-4}$, $a = 5$). Solved by ETDRK4 with $\mathcal L = a + d\,\partial_{xx}$ (stiff part
-    exactly) and $\mathcal N(u) = -a u^3$. The interfaces have width $\sim\sqrt{2d/a}\approx 0.006$.
-
-    As a periodic function $u_0$ is continuous but not $C^1$ ($u_0'(\pm1) = \mp 2$), so the exact
-    solution of the periodic problem has a corner layer of width $\sqrt{d t}$ at $x = \pm 1$ and its
-    Fourier coefficients decay only like $m^{-2}$ at $t = 0$. The solve is therefore an exact
-    Fourier-Galerkin truncation that resolves that layer for $t \gtrsim 10^{-3}$: $u_0$ is projected
-    onto the modes $|m| < n/4$ (coefficients from $16n$ samples, not interpolated, so no
-    $O(n^{-2})$ aliasing error enters the low modes) and the cubic term is de-aliased by the 1/2
-    rule. The solution is then stored on `n_store` points (the layer needs no more modes once
-    $t \ge 0.005$, the first stored time after 0); at $t = 0$ the problems use $u_0$ itself.
-
-    Accuracy (self-convergence on the evaluation grid, 256 points $\times$ 51 times per window,
-    float64, against $2n$ and $\Delta t/2$): max error $1.4\cdot10^{-8}$ relative to
-    $\max|u| = 1$ (at $t = 0.01$ next to $x = \pm1$), relative $L^2$ error $3\cdot10^{-10}$; the
-    time-stepping error is below $10^{-11}$ (the 2048-point 2/3-rule solve used before was off by
-    $6\cdot10^{-5}$ there). Between stored
-    times $t < 0.005$ the cubic Hermite interpolation does not resolve the corner layer.
-
-    **Arguments:** `d`, `a` (> 0); `n` grid points of the solve; `n_store` stored grid points;
-    `n_t` snapshots; `dt` the largest step; `cache` use the disk cache.
-
-    **Returns:** a [`GridReference`][] with `n_out = 1`.
-    """
-    _check_positive(d=d, a=a)
-    d, a = float(d), float(a)
-    (x0, x1), (t0, t1) = ALLEN_CAHN["x_domain"], ALLEN_CAHN["t_domain"]
-    params = dict(d=d, a=a, n=n, n_store=n_store, n_t=n_t, dt=dt, scheme="galerkin-1/2-proj16")
-    return _named("allen_cahn", params, lambda: spectral_solve(
-        lambda g: a - d * g.wavenumbers()[0] ** 2,
-        lambda uh, g: -a * g.to_spectral(g.to_physical(uh) ** 3),
-        lambda x: x[0] ** 2 * jnp.cos(jnp.pi * x[0]),
-        lower=[x0], upper=[x1], shape=[n], t0=t0, t1=t1, n_t=n_t, dt=dt, dealias=0.5,
-        galerkin=True, oversample=16, store_shape=[min(n_store, n)]), cache)
-
-
-def schrodinger_reference(
-    *, n: int = 4096, n_store: int = 2048, n_t: int = 201, dt: float = 1.25e-4, cache: bool = True
-) -> GridReference:
-    r"""Nonlinear Schrodinger reference: $i h_t + \tfrac12 h_{xx} + |h|^2 h = 0$.
-
-    Periodic $x\in[-5,5)$, $t\in[0,\pi/2]$, $h_0 = 2\,\mathrm{sech}(x)$ (Raissi et al. 2019).
-    ETDRK4 with $\mathcal L = \tfrac{i}{2}\partial_{xx}$ and $\mathcal N(h) = i|h|^2h$ on the complex
-    field. Conserves the mass $\int|h|^2\,dx$.
-
-    As a periodic function $h_0$ has a derivative jump $4\,\mathrm{sech}\,5\,\tanh 5 \approx 0.054$
-    at $x = \pm5$. Dispersion never smooths it: the exact periodic solution keeps Fourier
-    coefficients $\sim 0.014\,m^{-2}$ for all time (the kink radiates waves of every wavenumber and
-    the linear flow revives kinks, the Talbot effect), so no Fourier (or any polynomial) method
-    converges spectrally; convergence is algebraic, about $M^{-1.5}$ in max norm for $M$ modes. The
-    solve is an exact Fourier-Galerkin truncation ($h_0$ projected from $16n$ samples onto
-    $|m| < n/4$, cubic term de-aliased by the 1/2 rule) with all its $n/4$ modes stored
-    (`n_store` $= n/2$ points).
-
-    Accuracy (self-convergence on the evaluation grid, 256 points $\times$ 51 times per window,
-    float64, against $2n$ and $\Delta t/2$): max error $8\cdot10^{-7}$ relative to $\max|h|$,
-    relative $L^2$ error $10^{-6}$ (the 512-point default used before was off by
-    $7\cdot10^{-6}$). This misses the $10^{-7}$ aim. The time step dominates (16384 points give
-    the same numbers; against the same step, 8192 and 16384 points agree to $1.4\cdot10^{-7}$ in
-    $L^2$): the phases $k^2\Delta t/2$ of the radiated high modes are large
-    (ETDRK4 is pre-asymptotic there, so its error does not fall as $\Delta t^4$). Between stored
-    times the cubic Hermite interpolation does not follow those fast phases either (errors up to
-    $\sim 10^{-5}$ there); the evaluation grid's times are stored times.
-
-    **Arguments:** `n` grid points of the solve; `n_store` stored grid points; `n_t` snapshots;
-    `dt` the largest step; `cache` use the disk cache.
-
-    **Returns:** a [`GridReference`][] with `n_out = 2`: $[\operatorname{Re} h, \operatorname{Im} h]$.
-    """
-    (x0, x1), (t0, t1) = SCHRODINGER["x_domain"], SCHRODINGER["t_domain"]
-    params = dict(n=n, n_store=n_store, n_t=n_t, dt=dt, scheme="galerkin-1/2-proj16")
-    return _named("schrodinger", params, lambda: spectral_solve(
-        lambda g: -0.5j * g.wavenumbers()[0] ** 2,
-        lambda uh, g: 1j * g.to_spectral(jnp.abs(g.to_physical(uh)) ** 2 * g.to_physical(uh)),
-        lambda x: 2.0 / jnp.cosh(x[0]) + 0j,
-        lower=[x0], upper=[x1], shape=[n], t0=t0, t1=t1, n_t=n_t, dt=dt, is_complex=True,
-        dealias=0.5, galerkin=True, oversample=16, store_shape=[min(n_store, n)]), cache)
-
-
-def kuramoto_sivashinsky_reference(
-    alpha: float = KURAMOTO_SIVASHINSKY["alpha"],
-    beta: float = KURAMOTO_SIVASHINSKY["beta"],
-    gamma: float = KURAMOTO_SIVASHINSKY["gamma"],
-    *,
-    n: int = 512,
-    n_t: int = 251,
-    dt: float = 5e-5,
-    cache: bool = True,
-) -> GridReference:
-    r"""Kuramoto-Sivashinsky reference: $u_t + \alpha u u_x + \beta u_{xx} + \gamma u_{xxxx} = 0$.
-
-    Periodic $x\in[0, 2\pi)$, $t\in[0,1]$, $u_0 = \cos x\,(1+\sin x)$; the defaults
-    $\alpha = 100/16$, $\beta = 100/16^2$, $\gamma = 100/16^4$ are the chaotic benchmark of
-    Wang, Sankaran & Perdikaris (causal PINNs / jaxpi). ETDRK4 with
-    $\mathcal L = -\beta\partial_{xx} - \gamma\partial_{xxxx}$ (symbol $\beta k^2 - \gamma k^4$) and
-    $\mathcal N(u) = -\tfrac{\alpha}{2}\partial_x(u^2)$, as in Kassam & Trefethen (2005).
-
-    Accuracy (self-convergence on the evaluation grid, float64, against $2n$ and $\Delta t/2$): max
-    error $2\cdot10^{-8}$ relative to $\max|u|$, relative $L^2$ error $6\cdot10^{-9}$ (the chaotic
-    dynamics amplify the truncation error: 256 points were off by $8\cdot10^{-7}$).
-
-    **Arguments:** `alpha`, `beta`, `gamma` (> 0); `n` grid points; `n_t` snapshots; `dt` the
-    largest step; `cache` use the disk cache.
-
-    **Returns:** a [`GridReference`][] with `n_out = 1`.
-    """
-    _check_positive(alpha=alpha, beta=beta, gamma=gamma)
-    alpha, beta, gamma = float(alpha), float(beta), float(gamma)
-    (x0, x1), (t0, t1) = KURAMOTO_SIVASHINSKY["x_domain"], KURAMOTO_SIVASHINSKY["t_domain"]
-    params = dict(alpha=alpha, beta=beta, gamma=gamma, n=n, n_t=n_t, dt=dt, scheme="2/3")
-    return _named("kuramoto_sivashinsky", params, lambda: spectral_solve(
-        lambda g: beta * g.wavenumbers()[0] ** 2 - gamma * g.wavenumbers()[0] ** 4,
-        lambda uh, g: -0.5 * alpha * g.derivative(g.to_spectral(g.to_physical(uh) ** 2), (1,)),
-        lambda x: jnp.cos(x[0]) * (1 + jnp.sin(x[0])),
-        lower=[x0], upper=[x1], shape=[n], t0=t0, t1=t1, n_t=n_t, dt=dt), cache)
-
-
-def cahn_hilliard_reference(
-    gamma1: float = CAHN_HILLIARD["gamma1"],
-    gamma2: float = CAHN_HILLIARD["gamma2"],
-    *,
-    n: int = 256,
-    n_t: int = 201,
-    dt: float = 1e-3,
-    cache: bool = True,
-) -> GridReference:
-    r"""Cahn-Hilliard reference: $u_t = \partial_{xx}\big(\gamma_2 (u^3 - u) - \gamma_1 u_{xx}\big)$.
-
-    Periodic $x\in[-1,1)$, $t\in[0,1]$, $u_0 = \cos(\pi x) - \exp(-4\pi^2x^2)$ (the initial
-    condition of Mattey & Ghosh 2022, smooth and periodic to $10^{-17}$). Defaults
-    $\gamma_1 = 10^{-3}$, $\gamma_2 = 0.1$: interfaces of width $\sqrt{\gamma_1/\gamma_2} = 0.1$,
-    a smooth, PINN-friendly phase separation over the window (the solution changes by $O(1)$,
-    slopes stay below 10). The mean $\int u\,dx$ is conserved.
-    ETDRK4 with symbol $\gamma_2 k^2 - \gamma_1 k^4$ and $\mathcal N(u) = \gamma_2\partial_{xx}(u^3)$.
-
-    Accuracy (self-convergence on the evaluation grid, float64, against $2n$ and $\Delta t/2$): max
-    error $1.1\cdot10^{-8}$ relative to $\max|u|$, relative $L^2$ error $8\cdot10^{-10}$.
-
-    **Arguments:** `gamma1`, `gamma2` (> 0); `n` grid points; `n_t` snapshots; `dt` the largest
-    step; `cache` use the disk cache.
-
-    **Returns:** a [`GridReference`][] with `n_out = 1`.
-    """
-    _check_positive(gamma1=gamma1, gamma2=gamma2)
-    gamma1, gamma2 = float(gamma1), float(gamma2)
-    (x0, x1), (t0, t1) = CAHN_HILLIARD["x_domain"], CAHN_HILLIARD["t_domain"]
-    params = dict(gamma1=gamma1, gamma2=gamma2, n=n, n_t=n_t, dt=dt)
-    return _named("cahn_hilliard", params, lambda: spectral_solve(
-        lambda g: gamma2 * g.wavenumbers()[0] ** 2 - gamma1 * g.wavenumbers()[0] ** 4,
-        lambda uh, g: -gamma2 * g.wavenumbers()[0] ** 2 * g.to_spectral(g.to_physical(uh) ** 3),
-        lambda x: jnp.cos(jnp.pi * x[0]) - jnp.exp(-4 * (jnp.pi * x[0]) ** 2),
-        lower=[x0], upper=[x1], shape=[n], t0=t0, t1=t1, n_t=n_t, dt=dt), cache)
-
-
-def fisher_kpp_reference(
-    D: float = FISHER_KPP["D"],
-    r: float = FISHER_KPP["r"],
-    *,
-    n: int = 256,
-    n_t: int = 201,
-    dt: float = 1e-3,
-    cache: bool = True,
-) -> GridReference:
-    r"""Fisher-KPP reaction-diffusion reference: $u_t = D u_{xx} + r\,u(1-u)$.
-
-    Periodic $x\in[0,2\pi)$, $t\in[0,1]$, $u_0 = \exp\big(-(x-\pi)^2/(2(\pi/4)^2)\big)$ (the
-    reaction-diffusion setup of Krishnapriyan et al. 2021). Defaults $D = 0.1$, $r = 3$: the bump
-    saturates at $u\approx 1$ and spreads as two smooth fronts of width $\sim\sqrt{D/r}\approx 0.2$.
-    ETDRK4 with symbol $r - D k^2$ and $\mathcal N(u) = -r u^2$.
-
-    $u_0$ is not quite periodic-smooth ($u_0'$ jumps by $3.4\cdot10^{-3}$ at the box edge, where
-    $u_0 = e^{-8}$), so its coefficients are projected from $16n$ samples rather than interpolated
-    (interpolation aliased an $O(n^{-2})$ error into the low modes, which the reaction then grows),
-    and the solve is an exact Galerkin truncation (2/3 rule, $u_0$ on the same modes).
-    Accuracy (self-convergence on the evaluation grid, float64, against $2n$ and $\Delta t/2$): max
-    error $8\cdot10^{-9}$ relative to $\max|u|$, relative $L^2$ error $2\cdot10^{-9}$ (before:
-    $2\cdot10^{-6}$).
-
-    **Arguments:** `D`, `r` (> 0); `n` grid points; `n_t` snapshots; `dt` the largest step;
-    `cache` use the disk cache.
-
-    **Returns:** a [`GridReference`][] with `n_out = 1`.
-    """
-    _check_positive(D=D, r=r)
-    D, r = float(D), float(r)
-    (x0, x1), (t0, t1) = FISHER_KPP["x_domain"], FISHER_KPP["t_domain"]
-    params = dict(D=D, r=r, n=n, n_t=n_t, dt=dt, scheme="galerkin-2/3-proj16")
-    return _named("fisher_kpp", params, lambda: spectral_solve(
-        lambda g: r - D * g.wavenumbers()[0] ** 2,
-        lambda uh, g: -r * g.to_spectral(g.to_physical(uh) ** 2),
-        lambda x: jnp.exp(-((x[0] - jnp.pi) ** 2) / (2 * (jnp.pi / 4) ** 2)),
-        lower=[x0], upper=[x1], shape=[n], t0=t0, t1=t1, n_t=n_t, dt=dt, galerkin=True,
-        oversample=16), cache)
-
-
-def _burgers2d_nonlinear(uh, g):
-    u = g.to_physical(uh)
-    ux = g.to_physical(g.derivative(uh, (1, 0)))
-    uy = g.to_physical(g.derivative(uh, (0, 1)))
-    return -g.to_spectral(u[0:1] * ux + u[1:2] * uy)
-
-
-def burgers2d_reference(
-    nu: float = BURGERS_2D["nu"],
-    *,
-    n: int = 96,
-    n_t: int = 101,
-    dt: float = 1e-3,
-    cache: bool = True,
-) -> GridReference:
-    r"""2-D viscous Burgers reference: $\mathbf u_t + (\mathbf u\cdot\nabla)\mathbf u = \nu\Delta\mathbf u$.
-
-    $\mathbf u = (u, v)$ on the periodic square $[0,2\pi)^2$, $t\in[0,1]$,
-    $\mathbf u_0 = (\sin x\cos y,\ -\cos x\sin y)$ (a Taylor-Green cell, here without pressure, so
-    it steepens). Default $\nu = 0.1$: smooth fronts. Accuracy (self-convergence on the $32^2$
-    evaluation grid, float64, against $2n$ and $\Delta t/2$): max error $8\cdot10^{-8}$ relative to
-    $\max|\mathbf u|$, relative $L^2$ error $10^{-8}$ on the default $96^2$ grid ($64^2$:
-    $1.4\cdot10^{-5}$). ETDRK4 with symbol $-\nu|\mathbf k|^2$ and $\mathcal N(\mathbf u) = -(\mathbf u\cdot\nabla)\mathbf u$
-    (products in physical space, 2/3 de-aliasing).
-
-    **Arguments:** `nu` (> 0); `n` grid points per side; `n_t` snapshots; `dt` the largest step;
-    `cache` use the disk cache.
-
-    **Returns:** a [`GridReference`][] on $x\in\mathbb R^2$ with `n_out = 2`: $(u, v)$.
-    """
-    _check_positive(nu=nu)
-    nu = float(nu)
-    (x0, x1), (t0, t1) = BURGERS_2D["x_domain"], BURGERS_2D["t_domain"]
-    params = dict(nu=nu, n=n, n_t=n_t, dt=dt, scheme="2/3")
-    return _named("burgers2d", params, lambda: spectral_solve(
-        lambda g: nu * g.laplacian_symbol(),
-        _burgers2d_nonlinear,
-        lambda x: jnp.stack([jnp.sin(x[0]) * jnp.cos(x[1]), -jnp.cos(x[0]) * jnp.sin(x[1])]),
-        lower=[x0, x0], upper=[x1, x1], shape=[n, n], t0=t0, t1=t1, n_t=n_t, dt=dt), cache)
-
-
-def _check_positive(**values) -> None:
-    for name, value in values.items():
-        check_positive(value, name)
