@@ -62,3 +62,26 @@ def test_named_spectral_reference_bad_input():
         P.named_spectral_reference("fisher_kpp", n_store=64)
     with pytest.raises(ValueError, match="D must be > 0"):
         P.named_spectral_reference("fisher_kpp", D=0.0)
+
+
+@pytest.mark.parametrize("name", problems.names())
+def test_windows_are_keyword_fields_derived_from_t_domain(name):
+    # Every problem declares only t_domain; the windows default to it and its two halves, and the
+    # constructor's positional arguments are the physical parameters, never a window.
+    cls = type(problems.get(name))
+    t0, t1 = cls.t_domain
+    mid = (t0 + t1) / 2
+    prob = cls()
+    assert (prob.time_window, prob.train_window, prob.extrapolation_windows) == ((t0, t1), (t0, mid), ((mid, t1),))
+    assert prob.train_box is None
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    windows = {"time_window", "train_window", "extrapolation_windows", "train_box"}
+    assert all(f.kw_only for f in fields if f.name in windows)
+    params = [f.name for f in fields if not f.kw_only]
+    assert not windows & set(params)
+    if params and isinstance(getattr(prob, params[0]), float):
+        value = 1.5 * getattr(prob, params[0])
+        assert getattr(cls(value), params[0]) == value
+    # a window given alone leaves the others at their defaults; None means "no extrapolation windows"
+    assert cls(train_window=(t0, t0 + (t1 - t0) / 4)).extrapolation_windows == ((mid, t1),)
+    assert cls(extrapolation_windows=None).extrapolation_windows == ()

@@ -6,21 +6,17 @@ the exact solution vanishes to rounding) and the pseudo-spectral reference machi
 
 from __future__ import annotations
 
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 import jax.numpy as jnp
 
 from ._derivatives import _value_jacobian_laplacian, dt, dx, dx_upto, laplacian
 from ._problem import (
     AbstractProblem,
-    Box,
     Dirichlet,
     Periodic,
     Window,
-    box_field,
     check_positive,
-    window_field,
-    windows_field,
 )
 
 _PI = jnp.pi
@@ -42,12 +38,9 @@ class Heat(AbstractProblem):
     boundary: ClassVar = Dirichlet()
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = True
+    t_domain: ClassVar[Window] = (0.0, 1.0)
 
     kappa: float = 0.1
-    time_window: Window = window_field((0.0, 1.0))
-    train_window: Window = window_field((0.0, 0.5))
-    extrapolation_windows: tuple[Window, ...] = windows_field(((0.5, 1.0),))
-    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("Heat", "kappa", self.kappa)
@@ -77,12 +70,9 @@ class Advection(AbstractProblem):
     boundary: ClassVar = Periodic(derivatives=1)
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = True
+    t_domain: ClassVar[Window] = (0.0, 2.0)
 
     c: float = 1.0
-    time_window: Window = window_field((0.0, 2.0))
-    train_window: Window = window_field((0.0, 1.0))
-    extrapolation_windows: tuple[Window, ...] = windows_field(((1.0, 2.0),))
-    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("Advection", "c", self.c)
@@ -114,12 +104,9 @@ class Wave(AbstractProblem):
     boundary: ClassVar = Dirichlet()
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = True
+    t_domain: ClassVar[Window] = (0.0, 1.0)
 
     c: float = 1.0
-    time_window: Window = window_field((0.0, 1.0))
-    train_window: Window = window_field((0.0, 0.5))
-    extrapolation_windows: tuple[Window, ...] = windows_field(((0.5, 1.0),))
-    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("Wave", "c", self.c)
@@ -157,13 +144,10 @@ class KdV(AbstractProblem):
     boundary: ClassVar = Dirichlet()
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = True
+    t_domain: ClassVar[Window] = (0.0, 4.0)
 
     c: float = 1.0
     x0: float = -3.0
-    time_window: Window = window_field((0.0, 4.0))
-    train_window: Window = window_field((0.0, 2.0))
-    extrapolation_windows: tuple[Window, ...] = windows_field(((2.0, 4.0),))
-    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("KdV", "c", self.c)
@@ -203,13 +187,10 @@ class NavierStokes2D(AbstractProblem):
     boundary: ClassVar = Periodic(derivatives=1)
     component_names: ClassVar[tuple[str, ...]] = ("u", "v", "p")
     has_exact: ClassVar[bool] = True
+    t_domain: ClassVar[Window] = (0.0, 2.0)
     error_components: ClassVar[tuple[int, ...]] = (0, 1)
 
     nu: float = 0.1
-    time_window: Window = window_field((0.0, 2.0))
-    train_window: Window = window_field((0.0, 1.0))
-    extrapolation_windows: tuple[Window, ...] = windows_field(((1.0, 2.0),))
-    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("NavierStokes2D", "nu", self.nu)
@@ -249,12 +230,9 @@ class Heat2D(AbstractProblem):
     boundary: ClassVar = Dirichlet()
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = True
+    t_domain: ClassVar[Window] = (0.0, 1.0)
 
     kappa: float = 0.05
-    time_window: Window = window_field((0.0, 1.0))
-    train_window: Window = window_field((0.0, 0.5))
-    extrapolation_windows: tuple[Window, ...] = windows_field(((0.5, 1.0),))
-    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("Heat2D", "kappa", self.kappa)
@@ -284,12 +262,9 @@ class Wave2D(AbstractProblem):
     boundary: ClassVar = Dirichlet()
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = True
+    t_domain: ClassVar[Window] = (0.0, 1.0)
 
     c: float = 1.0
-    time_window: Window = window_field((0.0, 1.0))
-    train_window: Window = window_field((0.0, 0.5))
-    extrapolation_windows: tuple[Window, ...] = windows_field(((0.5, 1.0),))
-    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("Wave2D", "c", self.c)

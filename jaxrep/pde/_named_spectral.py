@@ -91,7 +91,7 @@ class SpectralSetup:
     def __post_init__(self):
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 
-    # --- the box and the windows a problem uses ---------------------------------------------------
+    # --- the box a problem uses ----------------------------------------------------------------------
 
     @property
     def n_out(self) -> int:
@@ -105,18 +105,6 @@ class SpectralSetup:
     @property
     def upper(self) -> tuple[float, ...]:
         return (self.x_domain[1],) * self.dim
-
-    @property
-    def train_window(self) -> tuple[float, float]:
-        """The first half of `t_domain` (the problem suite trains there)."""
-        t0, t1 = self.t_domain
-        return (t0, 0.5 * (t0 + t1))
-
-    @property
-    def extrapolation_windows(self) -> tuple[tuple[float, float], ...]:
-        """The second half of `t_domain` (scored, never trained)."""
-        t0, t1 = self.t_domain
-        return ((0.5 * (t0 + t1), t1),)
 
     # --- the solve ----------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ The solution is $u(t)\in\mathbb R^n$ and the residual $\dot u - f(u)$. The netwo
 from __future__ import annotations
 
 import functools
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -17,13 +17,9 @@ import numpy as np
 from ._derivatives import value_and_dt
 from ._problem import (
     AbstractProblem,
-    Box,
     NoBoundary,
     Window,
-    box_field,
     check_positive,
-    window_field,
-    windows_field,
 )
 
 
@@ -76,16 +72,13 @@ class Lorenz(_ODEProblem):
     name: ClassVar[str] = "lorenz"
     n_out: ClassVar[int] = 3
     component_names: ClassVar[tuple[str, ...]] = ("x", "y", "z")
+    t_domain: ClassVar[Window] = (0.0, 2.0)
     lyapunov_exponent: ClassVar[float] = 0.9056
 
     sigma: float = 10.0
     rho: float = 28.0
     beta: float = 8.0 / 3.0
     y0: tuple[float, ...] = eqx.field(default=(-8.0, 7.0, 27.0), static=True, converter=tuple)
-    time_window: Window = window_field((0.0, 2.0))
-    train_window: Window = window_field((0.0, 1.0))
-    extrapolation_windows: tuple[Window, ...] = windows_field(((1.0, 2.0),))
-    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         for f in ("sigma", "rho", "beta"):
@@ -113,15 +106,12 @@ class SEIR(_ODEProblem):
     name: ClassVar[str] = "seir"
     n_out: ClassVar[int] = 4
     component_names: ClassVar[tuple[str, ...]] = ("S", "E", "I", "R")
+    t_domain: ClassVar[Window] = (0.0, 100.0)
 
     beta: float = 0.5
     sigma: float = 0.2
     gamma: float = 0.1
     y0: tuple[float, ...] = eqx.field(default=(0.99, 0.0, 0.01, 0.0), static=True, converter=tuple)
-    time_window: Window = window_field((0.0, 100.0))
-    train_window: Window = window_field((0.0, 50.0))
-    extrapolation_windows: tuple[Window, ...] = windows_field(((50.0, 100.0),))
-    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         for f in ("beta", "sigma", "gamma"):

@@ -57,14 +57,22 @@ def _to_windows(value) -> tuple[Window, ...]:
     return tuple(_to_window(w) for w in value)
 
 
-def window_field(default: Window):
-    """An `eqx.field` for one time window `(start, end)` (static, converted to floats)."""
-    return eqx.field(default=default, static=True, converter=_to_window)
+class _FromTDomain:
+    """The default of a window field: derived from the class's `t_domain` on construction."""
+
+    def __repr__(self):
+        return "<from t_domain>"
 
 
-def windows_field(default: tuple[Window, ...]):
-    """An `eqx.field` for a tuple of time windows (static, converted to float pairs)."""
-    return eqx.field(default=default, static=True, converter=_to_windows)
+_FROM_T_DOMAIN = _FromTDomain()
+
+
+def halves(t_domain: Window) -> tuple[Window, Window, tuple[Window, ...]]:
+    """The default windows of a problem whose reference covers `t_domain = (t0, t1)`: the whole window,
+    its first half (trained) and its second half (extrapolation)."""
+    t0, t1 = t_domain
+    mid = 0.5 * (t0 + t1)
+    return (t0, t1), (t0, mid), ((mid, t1),)
 
 
 def _to_box(value) -> Optional[Box]:
@@ -77,11 +85,6 @@ def _to_box(value) -> Optional[Box]:
             "train_box must be None or a sequence of (lo, hi) pairs, one per spatial dimension "
             f"(e.g. [[0.0, 0.5]] in 1-D), got {value!r}"
         ) from None
-
-
-def box_field(default: Optional[Box] = None):
-    """An `eqx.field` for an optional spatial sub-box `((lo, hi), ...)` (static, converted to floats)."""
-    return eqx.field(default=default, static=True, converter=_to_box)
 
 
 def _touches(a: float, b: float, scale: float) -> bool:
@@ -195,9 +198,12 @@ class AbstractProblem(eqx.Module):
     relative error is measured on; e.g. velocity only for Navier-Stokes, whose pressure is defined up
     to a constant) and `has_exact`.
 
-    Fields every concrete problem declares: `time_window`, `train_window`, `extrapolation_windows`
-    and `train_box` (default `None`; a `((lo, hi), ...)` sub-box of `lower`/`upper`, one pair per
-    spatial dimension, rejected for ODEs). All are checked here, on construction.
+    Every problem also declares `t_domain` (class-level): the time window of its reference. The window
+    fields are keyword-only and shared by all problems: `time_window` (default `t_domain`),
+    `train_window` (default its first half), `extrapolation_windows` (default its second half) and
+    `train_box` (default `None`; a `((lo, hi), ...)` sub-box of `lower`/`upper`, one pair per spatial
+    dimension, rejected for ODEs). All are checked here, on construction. A concrete problem declares
+    only its physical parameters as fields (positional, in order, each with its default).
     """
 
     name: eqx.AbstractClassVar[str]
@@ -211,10 +217,20 @@ class AbstractProblem(eqx.Module):
     # Order in time: 2 for u_tt problems (their `initial_residual` also prescribes u_t at t0).
     time_order: ClassVar[int] = 1
 
-    time_window: eqx.AbstractVar[Window]
-    train_window: eqx.AbstractVar[Window]
-    extrapolation_windows: eqx.AbstractVar[tuple[Window, ...]]
-    train_box: eqx.AbstractVar[Optional[Box]]
+    t_domain: eqx.AbstractClassVar[Window]
+
+    # Unset windows are derived from `t_domain` (in `__post_init__`, before the converters run).
+    time_window: Window = eqx.field(default=_FROM_T_DOMAIN, static=True, converter=_to_window, kw_only=True)
+    train_window: Window = eqx.field(default=_FROM_T_DOMAIN, static=True, converter=_to_window, kw_only=True)
+    extrapolation_windows: tuple[Window, ...] = eqx.field(default=_FROM_T_DOMAIN, static=True,
+                                                         converter=_to_windows, kw_only=True)
+    train_box: Optional[Box] = eqx.field(default=None, static=True, converter=_to_box, kw_only=True)
+
+    def __post_init__(self):
+        defaults = halves(self.t_domain)
+        for name, default in zip(("time_window", "train_window", "extrapolation_windows"), defaults):
+            if getattr(self, name) is _FROM_T_DOMAIN:
+                setattr(self, name, default)
 
     def __check_init__(self):
         owner = type(self).__name__

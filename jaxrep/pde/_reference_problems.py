@@ -12,7 +12,7 @@ solvers).
 from __future__ import annotations
 
 import functools
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -23,14 +23,10 @@ from ._derivatives import _value_jacobian_laplacian, dt, dx, dx_upto, value_and_
 from ._named_spectral import SPECTRAL_SETUPS, SpectralSetup, named_spectral_reference
 from ._problem import (
     AbstractProblem,
-    Box,
     Dirichlet,
     Periodic,
     Window,
-    box_field,
     check_positive,
-    window_field,
-    windows_field,
 )
 
 
@@ -38,12 +34,6 @@ from ._problem import (
 def _spectral_ref(name, **params):
     """The named setup's `GridReference` for `params`, built once per process (the disk cache is below it)."""
     return named_spectral_reference(name, **params)
-
-
-def _half(window) -> tuple[Window, Window, tuple[Window, ...]]:
-    t0, t1 = window
-    mid = 0.5 * (t0 + t1)
-    return (t0, t1), (t0, mid), ((mid, t1),)
 
 
 class _FromSetup:
@@ -59,10 +49,9 @@ class _FromSetup:
 class _GridReferenced(AbstractProblem):
     r"""A problem of the pseudo-spectral suite: everything but the residual comes from its `setup`.
 
-    A subclass sets `setup` (a [`SpectralSetup`][jaxrep.pde.SpectralSetup] record), its `boundary`,
-    one field per physical parameter of the record (default: the record's value) and the window
-    fields (defaults: the record's), and writes `residual`. Its `name`, `n_out`, box and
-    `component_names` are the record's; the physical parameters are checked to be > 0; the initial
+    A subclass sets `setup` (a [`SpectralSetup`][jaxrep.pde.SpectralSetup] record) and its `boundary`,
+    declares one field per physical parameter of the record (default: the record's value), and writes
+    `residual`. Its `name`, `n_out`, box, `component_names` and `t_domain` are the record's; the physical parameters are checked to be > 0; the initial
     condition is the record's, and the reference is the record's ETDRK4 solve for the problem's
     parameters.
 
@@ -78,6 +67,7 @@ class _GridReferenced(AbstractProblem):
     lower: ClassVar[tuple[float, ...]] = _FromSetup("lower")
     upper: ClassVar[tuple[float, ...]] = _FromSetup("upper")
     component_names: ClassVar[tuple[str, ...]] = _FromSetup("component_names")
+    t_domain: ClassVar[Window] = _FromSetup("t_domain")
     has_exact: ClassVar[bool] = False
 
     def __check_init__(self):
@@ -123,12 +113,9 @@ class Burgers(AbstractProblem):
     boundary: ClassVar = Dirichlet()
     component_names: ClassVar[tuple[str, ...]] = ("u",)
     has_exact: ClassVar[bool] = False
+    t_domain: ClassVar[Window] = BURGERS_T_DOMAIN
 
     nu: float = BURGERS_NU
-    time_window: Window = window_field(_half(BURGERS_T_DOMAIN)[0])
-    train_window: Window = window_field(_half(BURGERS_T_DOMAIN)[1])
-    extrapolation_windows: tuple[Window, ...] = windows_field(_half(BURGERS_T_DOMAIN)[2])
-    train_box: Optional[Box] = box_field()
 
     def __check_init__(self):
         check_positive("Burgers", "nu", self.nu)
@@ -158,10 +145,6 @@ class AllenCahn(_GridReferenced):
 
     d: float = setup.params["d"]
     a: float = setup.params["a"]
-    time_window: Window = window_field(setup.t_domain)
-    train_window: Window = window_field(setup.train_window)
-    extrapolation_windows: tuple[Window, ...] = windows_field(setup.extrapolation_windows)
-    train_box: Optional[Box] = box_field()
 
     def residual(self, u, x, t):
         v, v_t = value_and_dt(u, x, t)
@@ -179,10 +162,6 @@ class Schrodinger(_GridReferenced):
     setup: ClassVar[SpectralSetup] = SPECTRAL_SETUPS["schrodinger"]
     boundary: ClassVar = Periodic(derivatives=1)
 
-    time_window: Window = window_field(setup.t_domain)
-    train_window: Window = window_field(setup.train_window)
-    extrapolation_windows: tuple[Window, ...] = windows_field(setup.extrapolation_windows)
-    train_box: Optional[Box] = box_field()
 
     def residual(self, u, x, t):
         w, w_t = value_and_dt(u, x, t)
@@ -205,10 +184,6 @@ class KuramotoSivashinsky(_GridReferenced):
     alpha: float = setup.params["alpha"]
     beta: float = setup.params["beta"]
     gamma: float = setup.params["gamma"]
-    time_window: Window = window_field(setup.t_domain)
-    train_window: Window = window_field(setup.train_window)
-    extrapolation_windows: tuple[Window, ...] = windows_field(setup.extrapolation_windows)
-    train_box: Optional[Box] = box_field()
 
     def residual(self, u, x, t):
         v, v_x, v_xx, _, v_xxxx = dx_upto(u, x, t, 0, 4)
@@ -227,10 +202,6 @@ class CahnHilliard(_GridReferenced):
 
     gamma1: float = setup.params["gamma1"]
     gamma2: float = setup.params["gamma2"]
-    time_window: Window = window_field(setup.t_domain)
-    train_window: Window = window_field(setup.train_window)
-    extrapolation_windows: tuple[Window, ...] = windows_field(setup.extrapolation_windows)
-    train_box: Optional[Box] = box_field()
 
     def residual(self, u, x, t):
         def mu(y, s):
@@ -252,10 +223,6 @@ class FisherKPP(_GridReferenced):
 
     D: float = setup.params["D"]
     r: float = setup.params["r"]
-    time_window: Window = window_field(setup.t_domain)
-    train_window: Window = window_field(setup.train_window)
-    extrapolation_windows: tuple[Window, ...] = windows_field(setup.extrapolation_windows)
-    train_box: Optional[Box] = box_field()
 
     def residual(self, u, x, t):
         v, v_t = value_and_dt(u, x, t)
@@ -273,10 +240,6 @@ class Burgers2D(_GridReferenced):
     boundary: ClassVar = Periodic(derivatives=1)
 
     nu: float = setup.params["nu"]
-    time_window: Window = window_field(setup.t_domain)
-    train_window: Window = window_field(setup.train_window)
-    extrapolation_windows: tuple[Window, ...] = windows_field(setup.extrapolation_windows)
-    train_box: Optional[Box] = box_field()
 
     def residual(self, u, x, t):
         w, jac, lap = _value_jacobian_laplacian(u, x, t)
