@@ -65,7 +65,8 @@ def test_phases_translate_to_optax():
     assert [p.optimizer for p in cfg.train.phases] == ["adam", "bfgs"]
     assert isinstance(phases[1].optimizer, optax.GradientTransformationExtraArgs)
     batch = phases[1].data(jax.random.PRNGKey(0), 0)  # the phase's own point set
-    assert batch["x_r"].shape == (8000, 1) and "x_k" not in batch
+    assert batch["x_r"].shape == (cfg.train.phases[1].n_residual, 1) and "x_k" not in batch
+    assert cfg.train.phases[1].n_residual != cfg.sampling.n_residual
 
 
 def test_solve_runner_writes_summary_and_figures(tmp_path):
