@@ -67,7 +67,7 @@ class _FromTDomain:
 _FROM_T_DOMAIN = _FromTDomain()
 
 
-def halves(t_domain: Window) -> tuple[Window, Window, tuple[Window, ...]]:
+def _halves(t_domain: Window) -> tuple[Window, Window, tuple[Window, ...]]:
     """The default windows of a problem whose reference covers `t_domain = (t0, t1)`: the whole window,
     its first half (trained) and its second half (extrapolation)."""
     t0, t1 = t_domain
@@ -227,7 +227,7 @@ class AbstractProblem(eqx.Module):
     train_box: Optional[Box] = eqx.field(default=None, static=True, converter=_to_box, kw_only=True)
 
     def __post_init__(self):
-        defaults = halves(self.t_domain)
+        defaults = _halves(self.t_domain)
         for name, default in zip(("time_window", "train_window", "extrapolation_windows"), defaults):
             if getattr(self, name) is _FROM_T_DOMAIN:
                 setattr(self, name, default)
