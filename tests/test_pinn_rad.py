@@ -110,14 +110,44 @@ def test_rad_composes_with_balancing(heat_setup):
     assert "weight_physics" in aux and "rad_mean_ratio" in aux
 
 
-def test_solve_with_rad_and_an_lbfgs_phase(getkey):
+def test_fixed_points_are_chosen_where_the_residual_is_large(heat_setup):
+    # rad_fixed_points: n of pool * n candidates in the training region, the other entries kept; with
+    # k = 2, c = 0 the chosen points' mean |r| is above the candidates' (E|r|^3 / E|r|^2 >= E|r|), with
+    # k -> infinity they are the n largest, and the choice is a function of the key.
+    p, _, model, _ = heat_setup
+    rad = RADConfig(pool=4, k=2.0, c=0.0, fixed=True)
+    select = jrp.pinn.rad_fixed_points(p, rad)
+    batch = make_sampler(p, SMALL, koopman=False)(jr.PRNGKey(0), 0)
+    out = select(model, batch, jr.PRNGKey(1))
+    assert out["x_r"].shape == batch["x_r"].shape and out["t_r"].shape == batch["t_r"].shape
+    np.testing.assert_array_equal(out["x_0"], batch["x_0"])
+    t0, t1 = p.train_window
+    assert np.all((out["t_r"] >= t0) & (out["t_r"] <= t1))
+    assert np.all((out["x_r"] >= np.asarray(p.train_lower)) & (out["x_r"] <= np.asarray(p.train_upper)))
+    r = lambda x, t: jnp.abs(residuals(p, model.u, x, t)[:, 0])  # noqa: E731
+    x_c, t_c = jrp.pinn._sampling.space_time_points(jr.split(jr.PRNGKey(1))[0], p, 4 * 32, t0, t1,
+                                                     region=(p.train_lower, p.train_upper))
+    assert float(jnp.mean(r(out["x_r"], out["t_r"]))) > 1.1 * float(jnp.mean(r(x_c, t_c)))
+    # large k: the choice is the n candidates with the largest |r|
+    top = jrp.pinn.rad_fixed_points(p, RADConfig(pool=4, k=200.0, c=0.0))(model, batch, jr.PRNGKey(1))
+    want = np.sort(np.asarray(t_c)[np.argsort(-np.asarray(r(x_c, t_c)))[:32]])
+    np.testing.assert_array_equal(np.sort(np.asarray(top["t_r"])), want)
+    again = select(model, batch, jr.PRNGKey(1))
+    np.testing.assert_array_equal(again["x_r"], out["x_r"])
+
+
+def test_solve_with_rad_and_an_lbfgs_phase(getkey, tmp_path):
     # Through solve: the ratio is 1 before the first redraw and > 1 after (the untrained residual is far
-    # from uniform); the fixed L-BFGS phase (no candidates) keeps the last redraw's state.
+    # from uniform); the fixed L-BFGS phase (no candidates) keeps the last redraw's state and, with
+    # rad.fixed, trains on points chosen by the residual (saved beside the checkpoints).
     p = problems.get("heat")
     cfg = SolveConfig(model=ModelConfig(width_size=8, depth=2), sampling=SMALL, eval=EvalConfig(n_x=16, n_t=6),
-                      fit=FitOptions(steps_per_call=5, log_every=1), rad=RADConfig(every=5, k=2.0, c=0.0))
+                      fit=FitOptions(steps_per_call=5, log_every=1),
+                      rad=RADConfig(every=5, k=2.0, c=0.0, fixed=True))
     phases = [Phase(optax.adam(3e-3), 15), Phase(optax.lbfgs(), 5, resample=False)]
-    sol = jrp.pinn.solve(p, "pinn", cfg, key=getkey(), phases=phases, progress=False)
+    sol = jrp.pinn.solve(p, "pinn", cfg, key=getkey(), phases=phases, progress=False, run_dir=tmp_path)
+    with np.load(tmp_path / "checkpoints" / "phase_1_batch.npz", allow_pickle=False) as z:
+        assert any(z[f].shape == (32, 1) for f in z.files)
     ratio = dict(zip(sol.history["step"].tolist(), sol.history["rad_mean_ratio"].tolist()))
     assert all(ratio[s] == 1.0 for s in range(1, 6))
     assert ratio[6] > 1.0 and ratio[7] == ratio[6]
@@ -127,7 +157,8 @@ def test_solve_with_rad_and_an_lbfgs_phase(getkey):
 
 def test_rad_config_rejects_bad_input():
     for kw, field in ((dict(every=-1), "rad.every"), (dict(pool=1), "rad.pool"), (dict(k=-1.0), "rad.k"),
-                      (dict(c=-0.5), "rad.c"), (dict(k=0.0, c=0.0), "rad.k and rad.c")):
+                      (dict(c=-0.5), "rad.c"), (dict(k=0.0, c=0.0), "rad.k and rad.c"),
+                      (dict(fixed="yes"), "rad.fixed")):
         with pytest.raises(ValueError, match=field):
             RADConfig(**kw)
     p = problems.get("heat")

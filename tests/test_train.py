@@ -1,5 +1,6 @@
 """Trainer: convergence, exact resume after a hard kill, NaN stop, corrupted checkpoints, sharding."""
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -199,6 +200,54 @@ def test_fixed_batch_phase_draws_one_batch(getkey):
     assert len(seen) == 5
     assert not np.array_equal(seen[0], seen[1])                      # resampled in phase 0
     assert all(np.array_equal(seen[2], b) for b in seen[3:])         # one fixed batch in phase 1
+
+
+def test_phase_select_chooses_the_batch_once_and_resume_reads_it_back(tmp_path, getkey):
+    # A fixed phase with `select`: the phase trains on select(model entering the phase, drawn batch, key),
+    # computed once; a run stopped inside the phase and resumed trains on the saved batch (the model at
+    # the phase start is no longer there) and equals the uninterrupted run bit for bit.
+    seen = []
+
+    def sampler(key, step):
+        return {"x": jr.normal(key, (8, 1))}
+
+    def select(m, batch, key):  # the 4 points where the model is largest, moved by it (and noise)
+        y = jax.vmap(m)(batch["x"])
+        idx = jnp.argsort(-jnp.abs(y[:, 0]))[:4]
+        return {"x": batch["x"][idx] + 0.1 * y[idx] + 1e-3 * jr.normal(key, (4, 1))}
+
+    def loss(m, batch, key):
+        jax.debug.callback(lambda b: seen.append(np.asarray(b).copy()), batch["x"])
+        return jnp.mean((jax.vmap(m)(batch["x"]) - 1.0) ** 2), {}
+
+    model = jaxrep.nn.MLP(1, 1, 4, 1, key=getkey())
+    key = getkey()
+    phases = [jaxrep.train.Phase(optax.adam(1e-2), 4),
+              jaxrep.train.Phase(optax.adam(1e-2), 6, resample=False, select=select)]
+    kw = dict(key=key, progress=False, steps_per_call=2)
+    m1, _ = jaxrep.train.fit(model, loss, sampler, phases=phases, **kw)
+    assert len(seen) == 10 and all(b.shape == (4, 1) for b in seen[4:])
+    assert all(np.array_equal(seen[4], b) for b in seen[5:])
+    # the chosen batch is select's output on the model after phase 0 and the phase's drawn batch
+    m_mid, _ = jaxrep.train.fit(model, loss, sampler, phases=phases[:1], **kw)
+    k_batch = jr.split(jr.fold_in(jaxrep.train._state.raw_key(key), 1))[0]
+    k_select = jr.split(jr.fold_in(jaxrep.train._state.raw_key(key), 1), 3)[2]
+    expected = select(m_mid, sampler(k_batch, 4), k_select)["x"]
+    np.testing.assert_allclose(seen[4], expected, rtol=1e-6)
+
+    short = [phases[0], dataclasses.replace(phases[1], steps=2)]  # stop inside phase 1 (step 6 of 10)
+    jaxrep.train.fit(model, loss, sampler, phases=short, checkpoint_dir=tmp_path, **kw)
+    saved = tmp_path / "phase_1_batch.npz"
+    assert saved.exists()
+    m2, _ = jaxrep.train.fit(model, loss, sampler, phases=phases, checkpoint_dir=tmp_path, resume=True, **kw)
+    assert eqx.tree_equal(m1, m2)  # selecting again with the step-6 model would move the points
+    # a damaged saved batch is refused with a one-line error, not trained on
+    jaxrep.train.fit(model, loss, sampler, phases=short, checkpoint_dir=tmp_path / "b", **kw)
+    (tmp_path / "b" / "phase_1_batch.npz").write_bytes(b"not an npz")
+    with pytest.raises(jaxrep.train.CheckpointError, match="phase 1's selected batch"):
+        jaxrep.train.fit(model, loss, sampler, phases=phases, checkpoint_dir=tmp_path / "b", resume=True, **kw)
+    with pytest.raises(ValueError, match="Phase.select"):
+        jaxrep.train.Phase(optax.adam(1e-2), 3, select=select)  # a resampling phase
 
 
 def test_sharded_matches_single_device(tmp_path):

@@ -55,6 +55,7 @@ from ._koopman_loss import l1_penalty as l1_penalty
 from ._losses import balanced_loss as balanced_loss
 from ._losses import causal_residual as causal_residual
 from ._losses import make_loss_fn as make_loss_fn
+from ._losses import rad_fixed_points as rad_fixed_points
 from ._losses import rad_loss as rad_loss
 from ._losses import rad_select as rad_select
 from ._losses import rad_state as rad_state

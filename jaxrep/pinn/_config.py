@@ -185,8 +185,12 @@ class RADConfig:
     (no gradient). Between redraws the points stay fixed; the first `every` steps train on uniform
     points. $k$ sharpens the density towards large residuals, $c$ keeps a uniform floor ($c\to\infty$
     is uniform sampling). The points live in the trainer state (checkpointed; exact resume holds).
-    RAD acts only in phases that resample: a fixed-point phase (an L-BFGS phase, `resample=False`, or
-    a phase with its own `data`) trains on its own points. `every = 0` turns it off.
+    `every` acts only in phases that resample: a fixed-point phase (an L-BFGS phase, `resample=False`,
+    or a phase with its own `data`) trains on its own points, which `fixed: true` chooses the same
+    way, once, when the phase starts: its $n$ points are drawn from `pool` $\times n$ candidates with
+    the residual of the network entering the phase (`rad_fixed_points`; the chosen points are saved
+    beside the checkpoints, so exact resume holds). `every = 0` turns RAD off in resampling phases;
+    `fixed` works with either.
 
     **References:** C. Wu, M. Zhu, Q. Tan, Y. Kartha, L. Lu, "A comprehensive study of non-adaptive
     and residual-based adaptive sampling for physics-informed neural networks", Comput. Methods Appl.
@@ -197,6 +201,7 @@ class RADConfig:
     pool: int = 4
     k: float = 1.0
     c: float = 1.0
+    fixed: bool = False
 
     def __post_init__(self):
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 0:
@@ -209,6 +214,8 @@ class RADConfig:
             raise ValueError(f"rad.c must be >= 0, got {self.c!r}")
         if self.k == 0 and self.c == 0:
             raise ValueError("rad.k and rad.c cannot both be 0 (the density would be undefined)")
+        if not isinstance(self.fixed, bool):
+            raise ValueError(f"rad.fixed must be true or false, got {self.fixed!r}")
 
 
 @dataclass(frozen=True)

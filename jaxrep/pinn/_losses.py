@@ -20,6 +20,7 @@ from jaxtyping import Array, Float
 
 from ._config import BalanceConfig, CausalConfig, LossWeights, RADConfig
 from ._koopman_loss import koopman_losses, l1_penalty
+from ._sampling import space_time_points
 from ..pde._problem import AbstractProblem
 
 
@@ -231,11 +232,43 @@ def balanced_loss(terms: Callable, balance: BalanceConfig, *, point_residuals: O
 
 def rad_select(key, r_abs: Float[Array, " m"], n: int, k: float, c: float) -> Array:
     r"""`n` distinct indices into the `m` candidates, drawn without replacement with probability
-    $p_j\propto |r_j|^k/\operatorname{mean}_i|r_i|^k + c$ (successive sampling by Gumbel top-$n$)."""
-    w = r_abs**k
+    $p_j\propto |r_j|^k/\operatorname{mean}_i|r_i|^k + c$ (successive sampling by Gumbel top-$n$).
+    The density is invariant to the scale of $r$, which is divided by its maximum first, so large $k$
+    neither overflows nor underflows."""
+    finite = jnp.isfinite(r_abs)  # a non-finite residual: (almost) never chosen
+    r_abs = jnp.where(finite, r_abs, 0.0)
+    w = (r_abs / (jnp.max(r_abs) + 1e-30)) ** k
     p = w / (jnp.mean(w) + 1e-30) + c
-    p = jnp.where(jnp.isfinite(p), p, 0.0) + 1e-30
+    p = jnp.where(finite & jnp.isfinite(p), p, 0.0) + 1e-30
     return jax.random.choice(key, r_abs.shape[0], (n,), replace=False, p=p / jnp.sum(p))
+
+
+def rad_fixed_points(problem: AbstractProblem, rad) -> Callable:
+    r"""RAD for a fixed-point phase: `select(model, batch, key) -> batch` for `jaxrep.train.Phase(...,
+    resample=False, select=...)`.
+
+    The phase's $n$ residual points `x_r, t_r` are replaced by $n$ of `rad.pool` $\times n$ fresh
+    Latin-hypercube candidates in the training region, drawn without replacement by `rad_select`
+    (probability $\propto |r|^k/\operatorname{mean}|r|^k + c$, `rad.k`, `rad.c`) with the residual of
+    `model` as it enters the phase; the other entries of the batch are kept. A quasi-Newton phase
+    then spends its fixed points where the residual was large (e.g. near a shock) instead of uniformly.
+    """
+    t0, t_end = problem.train_window
+    region = (problem.train_lower, problem.train_upper)
+
+    def select(model, batch, key):
+        if "x_r" not in batch or "t_r" not in batch:
+            raise ValueError("rad.fixed: the phase's batch has no residual points 'x_r', 't_r' to choose")
+        n = batch["x_r"].shape[0]
+        k_cand, k_pick = jax.random.split(key)
+        x_c, t_c = space_time_points(k_cand, problem, rad.pool * n, t0, t_end, region=region)
+        x_c, t_c = x_c.astype(batch["x_r"].dtype), t_c.astype(batch["t_r"].dtype)
+        r = residuals(problem, jax.lax.stop_gradient(model).u, x_c, t_c)
+        r_abs = jnp.sqrt(jnp.sum(r.reshape(r.shape[0], -1) ** 2, axis=-1))
+        idx = rad_select(k_pick, r_abs, n, rad.k, rad.c)
+        return {**batch, "x_r": x_c[idx], "t_r": t_c[idx]}
+
+    return select
 
 
 def rad_state(problem: AbstractProblem, n_residual: int) -> dict:

@@ -32,7 +32,7 @@ from ._baselines import baseline_metrics
 from ._config import SolveConfig
 from ._constraints import HardConstraint, periodic_periods
 from ._koopman_loss import koopman_losses
-from ._losses import l1_penalty, make_loss_fn, rad_state
+from ._losses import l1_penalty, make_loss_fn, rad_fixed_points, rad_state
 from ._marching import MarchedModel, window_edges, window_problem
 from ._metrics import relative_l2, sparsity, standard_metrics, valid_prediction_time
 from ._model import Observable, PINNField, PINNModel
@@ -362,6 +362,9 @@ def _fit_network(problem, cfg, model, k_train, phases, run_dir, resume, progress
         loss_state = {**(loss_state or {}), **rad_state(problem, cfg.sampling.n_residual)}
         plain = make_sampler(problem, cfg.sampling, koopman=koopman)
         phases = [dataclasses.replace(p, data=plain) if p.data is None and not p.resample else p for p in phases]
+    if cfg.rad.fixed:  # fixed-point phases train on residual-chosen points
+        select = rad_fixed_points(problem, cfg.rad)
+        phases = [dataclasses.replace(p, select=select) if not p.resample and p.select is None else p for p in phases]
     where = {}
     if run_dir is not None:
         where = dict(checkpoint_dir=run_dir / "checkpoints", metrics_path=run_dir / "metrics.jsonl")

@@ -314,6 +314,12 @@ class Phase:
       gradient at its accepted point (`optax.lbfgs`) then has them reused by the next step instead of
       recomputed.
     - `name`: shown in the progress bar.
+    - `select`: with `resample=False`, a function `select(model, batch, key) -> batch` that turns the
+      drawn batch into the one the phase trains on, called once when the phase starts with the model
+      as it enters the phase (e.g. the residual-based choice of a quasi-Newton phase's collocation
+      points, `jaxrep.pinn.rad_fixed_points`); `key` is a third key split from `fold_in(key, i)`. The
+      chosen batch is written (atomically) beside the checkpoints, `checkpoint_dir/phase_<i>_batch.npz`,
+      so that a run resumed inside the phase trains on the same batch.
     """
 
     optimizer: optax.GradientTransformation
@@ -321,6 +327,7 @@ class Phase:
     data: Any = None
     resample: bool = True
     name: str = ""
+    select: Optional[Callable] = None
 
     def __post_init__(self):
         if not hasattr(self.optimizer, "update") or not hasattr(self.optimizer, "init"):
@@ -331,6 +338,9 @@ class Phase:
             raise ValueError(f"Phase.steps must be a positive int, got {self.steps!r}")
         if not isinstance(self.resample, bool):
             raise TypeError(f"Phase.resample must be a bool, got {self.resample!r}")
+        if self.select is not None and (self.resample or not callable(self.select)):
+            raise ValueError("Phase.select must be a function select(model, batch, key) -> batch, on a phase "
+                             "with resample=False")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -456,15 +466,60 @@ def _check_samplers(phases, datas, key) -> None:
             checked.add(id(sampler))
 
 
-def _fixed_batch(phases, i: int, sampler, base_key, start: int, mesh, data_axis):
+def _fixed_batch(phases, i: int, sampler, base_key, start: int, mesh, data_axis, model, saved: Optional[pathlib.Path],
+                 inside: bool):
     """`(batch, loss_key)` of a phase with `resample=False`, drawn from `fold_in(key, i)` (so a resumed
-    run draws the same ones)."""
-    k_batch, k_loss = jr.split(jr.fold_in(base_key, i))
+    run draws the same ones). With `Phase.select` the batch is `select(model, batch, k_select)`, saved
+    to `saved` (when given); a run resumed `inside` the phase reads it back from there instead."""
+    k_phase = jr.fold_in(base_key, i)
+    k_batch, k_loss = jr.split(k_phase)
     batch = sampler(k_batch, jnp.asarray(start, jnp.int32))
     _batch_spec(batch, f"the sampler {_data_name(phases, i)} `sample(key, step) -> batch`")
+    select = phases[i].select
+    if select is not None:
+        k_select = jr.split(k_phase, 3)[2]
+        if inside:
+            if saved is None:
+                raise ValueError(f"phases[{i}].select: resuming inside the phase needs its saved batch")
+            expected = jax.eval_shape(select, model, batch, k_select)
+            batch = _read_batch(saved, expected, i)
+        else:
+            batch = eqx.filter_jit(select)(model, batch, k_select)
+            _batch_spec(batch, f"phases[{i}].select(model, batch, key)")
+            if saved is not None and jax.process_index() == 0:
+                _write_batch(saved, batch)
     if mesh is not None:
         batch = shard_batch(batch, mesh, data_axis)
     return batch, k_loss
+
+
+def _write_batch(path: pathlib.Path, batch) -> None:
+    """The leaves of `batch` as `path` (an `.npz`), written to a temporary file and renamed."""
+    leaves = [np.asarray(x) for x in jax.tree_util.tree_leaves(batch)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, *leaves)
+    tmp.replace(path)
+
+
+def _read_batch(path: pathlib.Path, expected, i: int):
+    """The batch saved by `_write_batch`, checked against `expected` (its `jax.eval_shape`)."""
+    from ._checkpoint import CheckpointError
+
+    leaves, treedef = jax.tree_util.tree_flatten(expected)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            stored = [z[f"arr_{j}"] for j in range(len(z.files))]
+    except (OSError, ValueError, KeyError) as e:
+        raise CheckpointError(f"phase {i}'s selected batch {path} cannot be read ({type(e).__name__}); "
+                              "the run cannot resume inside that phase") from None
+    ok = len(stored) == len(leaves) and all(
+        a.shape == tuple(e.shape) and a.dtype == e.dtype for a, e in zip(stored, leaves))
+    if not ok:
+        raise CheckpointError(f"phase {i}'s selected batch {path} does not match the phase's batch "
+                              "(other arrays, shapes or dtypes)")
+    return jax.tree_util.tree_unflatten(treedef, [jnp.asarray(a) for a in stored])
 
 
 def _next_batches(iterator, n: int, step: int, steps: int, mesh, data_axis):
@@ -675,7 +730,11 @@ def fit(
                 state = initial_state(i, state.model, step, state.key, state.loss_state)
                 if mesh is not None:
                     state = replicate(state, mesh)
-            fixed = None if ph.resample else _fixed_batch(phases, i, sampler, base_key, starts[i], mesh, data_axis)
+            fixed = None
+            if not ph.resample:
+                saved = None if checkpoint_dir is None else checkpoint_dir / f"phase_{i}_batch.npz"
+                fixed = _fixed_batch(phases, i, sampler, base_key, starts[i], mesh, data_axis, state.model, saved,
+                                     inside=step > starts[i])
             iterator = None
             if sampler is None:
                 iterator = iter(d)
