@@ -4,7 +4,7 @@ Side by side in one process, interleaved rounds, median: steps/s of `fit` with t
 each coupling, plus the coupling alone (jitted) at batch 256.
 """
 import sys, time
-import jax, jax.numpy as jnp, jax.random as jr, numpy as np, optax
+import jax, jax.random as jr, numpy as np, optax
 import jaxrep as jrp, jaxrep.interpolants as ji
 
 B = int(sys.argv[1]) if len(sys.argv) > 1 else 256

@@ -1,6 +1,6 @@
 """Independent vs exact-OT vs Sinkhorn coupling: 1- and 4-step Euler W2, adaptive-ODE W2 and path straightness.
 8 Gaussians -> moons, linear interpolant, MLP 3x64, batch 256, Adam 1e-3, 3000 steps, one seed."""
-import time, jax, jax.numpy as jnp, jax.random as jr, numpy as np, optax
+import time, jax, jax.random as jr, optax
 import jaxrep as jrp, jaxrep.interpolants as ji
 src, tgt = jrp.data.EightGaussians(), jrp.data.Moons()
 I = ji.linear()

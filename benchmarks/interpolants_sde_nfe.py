@@ -5,7 +5,7 @@
 (b) 8 Gaussians -> moons, velocity + denoiser MLPs trained 4000 steps; W2 to moons samples.
 NFE = drift evaluations per sample: EM 1 per step, ShARK 2 per step (accepted + rejected).
 """
-import time, jax, jax.numpy as jnp, jax.random as jr, numpy as np, optax, diffrax
+import time, jax, jax.numpy as jnp, jax.random as jr, numpy as np, optax
 import jaxrep as jrp, jaxrep.interpolants as ji
 
 N = 2000

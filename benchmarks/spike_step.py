@@ -68,7 +68,6 @@ import dataclasses
 import json
 import platform
 import subprocess
-import sys
 import textwrap
 import time
 
