@@ -51,6 +51,12 @@ parser.add_argument("--ls-steps", type=int, default=20, help="max zoom line-sear
 parser.add_argument("--chunk", type=int, default=50, help="steps per jitted call")
 parser.add_argument("--report-every", type=int, default=500)
 parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--nu-pi", type=float, default=0.01, help="viscosity nu = NU_PI / pi")
+parser.add_argument("--rad-pool", type=int, default=0,
+                    help="choose the fixed quasi-Newton points by RAD from this many times --n-points uniform "
+                         "candidates with the warm-up's residual (0: uniform fixed points)")
+parser.add_argument("--rad-k", type=float, default=1.0)
+parser.add_argument("--rad-c", type=float, default=1.0)
 parser.add_argument("--out", default=None, help="write all records as JSON here")
 parser.add_argument("--step-cost", action="store_true",
                     help="only time the parts of one step (loss+gradient, dense vs L-BFGS direction) and exit")
@@ -61,7 +67,7 @@ if args.x64:
 from jaxrep.pde._cole_hopf import ColeHopfBurgers  # the reference only
 from jaxrep.train._bfgs import bfgs
 
-NU, T = 0.01 / np.pi, 0.5
+NU, T = args.nu_pi / np.pi, 0.5
 DTYPE = jnp.float64 if args.x64 else jnp.float32
 HIDDEN = [int(h) for h in args.hidden.split(",")]
 
@@ -196,7 +202,16 @@ for i in range(0, args.adam, chunk):
 jax.block_until_ready(params)
 adam_wall = time.perf_counter() - t0
 params_adam = params
-emit({"phase": "adam", "hidden": HIDDEN, "n_params": n_params, "x64": args.x64, "n_points": args.n_points,
+if args.rad_pool:
+    from jaxrep.pinn._losses import rad_select
+
+    xc, tc = points(jax.random.fold_in(k_fixed, 1), args.rad_pool * args.n_points)
+    r_abs = jnp.abs(jax.jit(jax.vmap(residual, (None, 0, 0)))(params, xc, tc))
+    idx = rad_select(jax.random.fold_in(k_fixed, 2), r_abs, args.n_points, args.rad_k, args.rad_c)
+    xs_fixed, ts_fixed = xc[idx], tc[idx]
+    objective = lambda p: loss(p, xs_fixed, ts_fixed)
+    adam_wall = time.perf_counter() - t0
+emit({"phase": "adam", "rad_pool": args.rad_pool, "nu_pi": args.nu_pi, "hidden": HIDDEN, "n_params": n_params, "x64": args.x64, "n_points": args.n_points,
       "step": args.adam, "loss": float(objective(params)), "rel_l2": rel_l2(params), "wall_s": adam_wall})
 
 
