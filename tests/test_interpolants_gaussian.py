@@ -258,3 +258,27 @@ def test_bad_input_sampling(getkey):
         ji.log_likelihood(b, x, I, t0=-0.5)
     with pytest.raises(ValueError, match="hutchinson_probes"):
         ji.log_likelihood(b, x, I, hutchinson_probes=0, key=getkey())
+
+
+def test_sample_reuses_its_compiled_solve_for_new_weights_and_points(getkey):
+    # sample is compiled once per field architecture, shapes and options: a field with new weights (and
+    # new points of the same shape) is not traced again, and the result is that of the new weights.
+    import equinox as eqx
+
+    traces = []
+
+    class Field(eqx.Module):
+        w: jax.Array
+
+        def __call__(self, t, x):
+            traces.append(1)  # runs only while tracing
+            return self.w * x
+
+    x0 = jr.normal(getkey(), (16, 2))
+    y1 = ji.sample(Field(jnp.asarray(0.5)), x0, steps=8, solver=diffrax.Euler())
+    n = len(traces)
+    assert n > 0
+    y2 = ji.sample(Field(jnp.asarray(-1.0)), 2 * x0, steps=8, solver=diffrax.Euler())
+    assert len(traces) == n
+    np.testing.assert_allclose(y1, x0 * (1 + 0.5 / 8) ** 8, rtol=1e-5)  # Euler on x' = w x
+    np.testing.assert_allclose(y2, 2 * x0 * (1 - 1.0 / 8) ** 8, rtol=1e-5)

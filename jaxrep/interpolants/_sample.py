@@ -2,6 +2,7 @@ r"""Sampling with the probability-flow ODE or the SDE of an interpolant, and ODE
 
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -32,7 +33,7 @@ def _stepping(steps, rtol, atol, t0, t1):
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be a positive integer or None (adaptive), got {steps!r}")
         return (t1 - t0) / steps, diffrax.ConstantStepSize()
-    if not (rtol > 0 and atol > 0):
+    if is_concrete(rtol) and is_concrete(atol) and not (rtol > 0 and atol > 0):
         raise ValueError(f"rtol and atol must be > 0, got rtol={rtol}, atol={atol}")
     return (t1 - t0) / 100, diffrax.PIDController(rtol=rtol, atol=atol)
 
@@ -176,6 +177,26 @@ def sample(
                              "x + sigma(t1)^2 s(t1, x))")
         if ts is not None:
             raise ValueError("denoise=True applies to the samples at t1 and cannot be combined with ts")
+    if steps is None:  # adaptive: the tolerances must be positive (checked here, where they are concrete)
+        if any(tol is not None and is_concrete(tol) and not tol > 0 for tol in (rtol, atol)):
+            raise ValueError(f"rtol and atol must be > 0, got rtol={rtol}, atol={atol}")
+    if method == "sde" and key is None:
+        raise ValueError("method='sde' needs a PRNG key, got key=None")
+    if method == "sde" and score is None and denoiser is None:
+        raise ValueError("method='sde' needs exactly one of score= or denoiser=")
+    if key is None:
+        key = jr.PRNGKey(0)  # unused: the ODE is deterministic
+    ys, nsteps = _transport(b, x, I, score, denoiser, eps, key, method, t0, t1, solver, steps, rtol, atol, ts,
+                            max_steps, denoise)
+    return (ys, nsteps) if return_stats else ys
+
+
+@eqx.filter_jit
+def _transport(b, x, I, score, denoiser, eps, key, method, t0, t1, solver, steps, rtol, atol, ts, max_steps,
+               denoise):
+    """The solve behind `sample`, compiled once per field structure, shapes and options: calling `sample`
+    again with a field of the same architecture (new weights) or new points of the same shape reuses
+    the compiled program."""
     import diffrax
 
     if method == "ode":
@@ -187,10 +208,6 @@ def sample(
             return _ode(b, x, t0, t1, solver, steps, rtol, atol, ts, max_steps)
 
     else:
-        if key is None:
-            raise ValueError("method='sde' needs a PRNG key, got key=None")
-        if score is None and denoiser is None:
-            raise ValueError("method='sde' needs exactly one of score= or denoiser=")
         s_fn = score if denoiser is None else _score_of(denoiser, I)
         solver = solver or (diffrax.Euler() if steps is not None else diffrax.ShARK())
         rtol = 1e-3 if rtol is None else rtol
@@ -200,8 +217,6 @@ def sample(
         def one(x, key):
             return _sde(b, s_fn, eps_fn, x, t0, t1, solver, steps, rtol, atol, ts, key, max_steps)
 
-    if key is None:
-        key = jr.PRNGKey(0)  # unused: the ODE is deterministic
     if jnp.ndim(x) == 1:
         ys, nsteps = one(x, key)
         ys = ys[0] if ts is None else ys
@@ -211,7 +226,7 @@ def sample(
         ys = ys[:, 0] if ts is None else ys
     if denoise:
         ys = _tweedie(ys, t1, I, score, denoiser)
-    return (ys, nsteps) if return_stats else ys
+    return ys, nsteps
 
 
 _METHODS = {"ode", "sde"}
