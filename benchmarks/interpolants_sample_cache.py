@@ -1,5 +1,5 @@
-"""Repeated `jaxrep.interpolants.sample` calls with fields of one architecture (new weights each call):
-wall seconds per call, the first including compilation.
+"""Repeated `jaxrep.interpolants.sample` / `log_likelihood` calls with fields of one architecture (new
+weights each call): wall seconds per call, the first including compilation.
 
     python benchmarks/interpolants_sample_cache.py [--n 512] [--calls 3]
 """
@@ -26,3 +26,8 @@ for label, kwargs in (("adaptive Tsit5", {}), ("adaptive Tsit5, 5 saved times", 
         t = time.perf_counter()
         jax.block_until_ready(ji.sample(b, x0, **kwargs))
         print(f"{label:32s} call {i}: {time.perf_counter() - t:6.2f} s", flush=True)
+for i in range(args.calls):
+    b = ji.TimeField(jrp.nn.MLP(3, 2, 64, 3, jax.nn.silu, key=jr.PRNGKey(i)))
+    t = time.perf_counter()
+    jax.block_until_ready(ji.log_likelihood(b, x0))
+    print(f"{'log_likelihood, exact trace':32s} call {i}: {time.perf_counter() - t:6.2f} s", flush=True)

@@ -282,3 +282,14 @@ def test_sample_reuses_its_compiled_solve_for_new_weights_and_points(getkey):
     assert len(traces) == n
     np.testing.assert_allclose(y1, x0 * (1 + 0.5 / 8) ** 8, rtol=1e-5)  # Euler on x' = w x
     np.testing.assert_allclose(y2, 2 * x0 * (1 - 1.0 / 8) ** 8, rtol=1e-5)
+    # the same for log_likelihood: x' = w x maps x0 to x1 = x0 e^w, so log rho_1(x1) = log N(x1 e^-w) - w d
+    def exact(w, x1):
+        x0 = x1 * np.exp(-w)
+        return -0.5 * np.sum(x0**2, axis=-1) - np.log(2 * np.pi) - 2 * w
+
+    l1 = ji.log_likelihood(Field(jnp.asarray(0.5)), x0)
+    n = len(traces)
+    l2 = ji.log_likelihood(Field(jnp.asarray(-1.0)), 2 * x0)
+    assert len(traces) == n
+    np.testing.assert_allclose(l1, exact(0.5, np.asarray(x0)), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(l2, exact(-1.0, 2 * np.asarray(x0)), rtol=1e-4, atol=1e-4)

@@ -324,11 +324,21 @@ def log_likelihood(
     else:
         divergence = _exact_divergence
     base_log_prob = base_log_prob or _standard_normal_log_prob
+    if steps is None and is_concrete(rtol) and is_concrete(atol) and not (rtol > 0 and atol > 0):
+        raise ValueError(f"rtol and atol must be > 0, got rtol={rtol}, atol={atol}")
+    if key is None:
+        key = jr.PRNGKey(0)  # unused: no probes are drawn for the exact trace
+    return _log_likelihood(b, x1, base_log_prob, float(t0), float(t1), hutchinson_probes, divergence, solver, steps,
+                           rtol, atol, max_steps, key)
+
+
+@eqx.filter_jit
+def _log_likelihood(b, x1, base_log_prob, t0, t1, hutchinson_probes, divergence, solver, steps, rtol, atol,
+                    max_steps, key):
+    """The solve behind `log_likelihood`, compiled once per field structure, shapes and options."""
     import diffrax
 
     solver = solver or diffrax.Tsit5()
-    t0 = float(t0)
-    t1 = float(t1)
     dt0, controller = _stepping(steps, rtol, atol, t1, t0)
 
     def one(x, key):
@@ -349,8 +359,6 @@ def log_likelihood(
         y0, delta = sol.ys[0][0], sol.ys[1][0]
         return base_log_prob(y0) + delta
 
-    if key is None:
-        key = jr.PRNGKey(0)
     if jnp.ndim(x1) == 1:
         return one(x1, key)
     return jax.vmap(one)(x1, jr.split(key, x1.shape[0]))
