@@ -1,4 +1,4 @@
-"""Shared fixtures: a seeded `getkey` and dtype-aware `tree_allclose`."""
+"""Shared fixtures: a seeded `getkey` and the float64 switches (`x64`, `x64_module`, `x64_on`)."""
 
 import contextlib
 import os
@@ -43,9 +43,7 @@ def pytest_sessionfinish(session, exitstatus):
 
         shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
-import equinox as eqx
 import jax
-import jax.numpy as jnp
 import jax.random as jr
 import pytest
 
@@ -62,25 +60,6 @@ def getkey(request):
     print(f"getkey seed: {seed}")
     keys = iter(jr.split(jr.PRNGKey(seed), 1000))
     return lambda: next(keys)
-
-
-def _default_tol(tree):
-    dtypes = [x.dtype for x in jax.tree_util.tree_leaves(tree) if eqx.is_array(x)]
-    if any(d == jnp.float64 for d in dtypes):
-        return 1e-10, 1e-10
-    return 1e-5, 1e-5
-
-
-def tree_allclose(x, y, *, rtol=None, atol=None) -> bool:
-    """`eqx.tree_equal` with tolerances chosen from the leaves' dtype unless given."""
-    d_rtol, d_atol = _default_tol(x)
-    return bool(eqx.tree_equal(x, y, rtol=d_rtol if rtol is None else rtol,
-                               atol=d_atol if atol is None else atol))
-
-
-@pytest.fixture
-def allclose():
-    return tree_allclose
 
 
 @contextlib.contextmanager
