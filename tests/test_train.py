@@ -243,9 +243,11 @@ def test_phase_select_chooses_the_batch_once_and_resume_reads_it_back(tmp_path, 
     assert eqx.tree_equal(m1, m2)  # selecting again with the step-6 model would move the points
     # a damaged saved batch is refused with a one-line error, not trained on
     jaxrep.train.fit(model, loss, sampler, phases=short, checkpoint_dir=tmp_path / "b", **kw)
-    (tmp_path / "b" / "phase_1_batch.npz").write_bytes(b"not an npz")
-    with pytest.raises(jaxrep.train.CheckpointError, match="phase 1's selected batch"):
-        jaxrep.train.fit(model, loss, sampler, phases=phases, checkpoint_dir=tmp_path / "b", resume=True, **kw)
+    saved_b = tmp_path / "b" / "phase_1_batch.npz"
+    for damaged in (saved_b.read_bytes()[:100], b"not an npz"):  # truncated (a bad zip), not a zip at all
+        saved_b.write_bytes(damaged)
+        with pytest.raises(jaxrep.train.CheckpointError, match="phase 1's selected batch"):
+            jaxrep.train.fit(model, loss, sampler, phases=phases, checkpoint_dir=tmp_path / "b", resume=True, **kw)
     with pytest.raises(ValueError, match="Phase.select"):
         jaxrep.train.Phase(optax.adam(1e-2), 3, select=select)  # a resampling phase
 

@@ -11,6 +11,7 @@ import pathlib
 import sys
 import time
 import warnings
+import zipfile
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import equinox as eqx
@@ -511,7 +512,7 @@ def _read_batch(path: pathlib.Path, expected, i: int):
     try:
         with np.load(path, allow_pickle=False) as z:
             stored = [z[f"arr_{j}"] for j in range(len(z.files))]
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise CheckpointError(f"phase {i}'s selected batch {path} cannot be read ({type(e).__name__}); "
                               "the run cannot resume inside that phase") from None
     ok = len(stored) == len(leaves) and all(
