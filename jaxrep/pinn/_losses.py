@@ -230,6 +230,12 @@ def balanced_loss(terms: Callable, balance: BalanceConfig, *, point_residuals: O
     return loss_fn
 
 
+def residual_norms(problem: AbstractProblem, u, xs: Float[Array, "n d"], ts: Float[Array, " n"]) -> Array:
+    """$|r(x_i, t_i)|$, the Euclidean norm of the PDE residual over its components, shape `(n,)`."""
+    r = residuals(problem, u, xs, ts)
+    return jnp.sqrt(jnp.sum(r.reshape(r.shape[0], -1) ** 2, axis=-1))
+
+
 def rad_select(key, r_abs: Float[Array, " m"], n: int, k: float, c: float) -> Array:
     r"""`n` distinct indices into the `m` candidates, drawn without replacement with probability
     $p_j\propto |r_j|^k/\operatorname{mean}_i|r_i|^k + c$ (successive sampling by Gumbel top-$n$).
@@ -263,8 +269,7 @@ def rad_fixed_points(problem: AbstractProblem, rad) -> Callable:
         k_cand, k_pick = jax.random.split(key)
         x_c, t_c = space_time_points(k_cand, problem, rad.pool * n, t0, t_end, region=region)
         x_c, t_c = x_c.astype(batch["x_r"].dtype), t_c.astype(batch["t_r"].dtype)
-        r = residuals(problem, jax.lax.stop_gradient(model).u, x_c, t_c)
-        r_abs = jnp.sqrt(jnp.sum(r.reshape(r.shape[0], -1) ** 2, axis=-1))
+        r_abs = residual_norms(problem, jax.lax.stop_gradient(model).u, x_c, t_c)
         idx = rad_select(k_pick, r_abs, n, rad.k, rad.c)
         return {**batch, "x_r": x_c[idx], "t_r": t_c[idx]}
 
@@ -316,12 +321,8 @@ def rad_loss(loss_fn: Callable, problem: AbstractProblem, rad) -> Callable:
         x_c, t_c = batch["x_c"], batch["t_c"]
         frozen = jax.lax.stop_gradient(model)
 
-        def r_abs(xs, ts):
-            r = residuals(problem, frozen.u, xs, ts)
-            return jnp.sqrt(jnp.sum(r.reshape(r.shape[0], -1) ** 2, axis=-1))
-
         def redraw(_):
-            r = r_abs(x_c, t_c)
+            r = residual_norms(problem, frozen.u, x_c, t_c)
             idx = rad_select(jax.random.fold_in(key, 1), r, n, rad.k, rad.c)
             return x_c[idx], t_c[idx], (jnp.mean(r[idx]) / (jnp.mean(r) + 1e-30)).astype(jnp.float32)
 
