@@ -293,3 +293,14 @@ def test_sample_reuses_its_compiled_solve_for_new_weights_and_points(getkey):
     assert len(traces) == n
     np.testing.assert_allclose(l1, exact(0.5, np.asarray(x0)), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(l2, exact(-1.0, 2 * np.asarray(x0)), rtol=1e-4, atol=1e-4)
+
+
+def test_non_positive_tolerances_are_refused():
+    f = lambda t, x: x  # noqa: E731
+    x = jnp.ones((3, 2))
+    with pytest.raises(ValueError, match="rtol and atol must be > 0"):
+        ji.sample(f, x, rtol=-1.0)
+    with pytest.raises(ValueError, match="rtol and atol must be > 0"):
+        ji.sample(f, x, method="sde", score=f, atol=0.0, key=jr.PRNGKey(0))
+    with pytest.raises(ValueError, match="rtol and atol must be > 0"):
+        ji.log_likelihood(f, x, atol=0.0)

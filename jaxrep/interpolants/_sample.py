@@ -177,9 +177,6 @@ def sample(
                              "x + sigma(t1)^2 s(t1, x))")
         if ts is not None:
             raise ValueError("denoise=True applies to the samples at t1 and cannot be combined with ts")
-    if steps is None:  # adaptive: the tolerances must be positive (checked here, where they are concrete)
-        if any(tol is not None and is_concrete(tol) and not tol > 0 for tol in (rtol, atol)):
-            raise ValueError(f"rtol and atol must be > 0, got rtol={rtol}, atol={atol}")
     if method == "sde" and key is None:
         raise ValueError("method='sde' needs a PRNG key, got key=None")
     if method == "sde" and score is None and denoiser is None:
@@ -324,8 +321,6 @@ def log_likelihood(
     else:
         divergence = _exact_divergence
     base_log_prob = base_log_prob or _standard_normal_log_prob
-    if steps is None and is_concrete(rtol) and is_concrete(atol) and not (rtol > 0 and atol > 0):
-        raise ValueError(f"rtol and atol must be > 0, got rtol={rtol}, atol={atol}")
     if key is None:
         key = jr.PRNGKey(0)  # unused: no probes are drawn for the exact trace
     return _log_likelihood(b, x1, base_log_prob, float(t0), float(t1), hutchinson_probes, divergence, solver, steps,
