@@ -140,7 +140,8 @@ def test_staged_spike_trains_the_network_then_the_koopman_parts_alone(monkeypatc
 
     monkeypatch.setattr(_solve, "fit", spy)
     cfg = dataclasses.replace(_tiny(40), koopman=KoopmanConfig(staged_steps=20))  # logs every 10 steps
-    sol = jrp.pinn.solve(problems.get("heat"), "spike", cfg, key=getkey(), phases=_adam(20), progress=False)
+    heat, key = problems.get("heat"), getkey()
+    sol = jrp.pinn.solve(heat, "spike", cfg, key=key, phases=_adam(20), progress=False)
     leaves = lambda m: jax.tree_util.tree_leaves(eqx.filter(m, eqx.is_array))  # noqa: E731
     same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(leaves(a), leaves(b)))  # noqa: E731
     (start1, end1), (start2, end2), (start3, end3) = calls
@@ -155,7 +156,33 @@ def test_staged_spike_trains_the_network_then_the_koopman_parts_alone(monkeypatc
     assert "koopman_gen" in sol.history and "rel_l2_extrapolation_koopman" in sol.metrics
     # PIKE has no L1 stage
     calls.clear()
-    jrp.pinn.solve(problems.get("heat"), "pike", cfg, key=getkey(), phases=_adam(20), progress=False)
+    jrp.pinn.solve(heat, "pike", cfg, key=getkey(), phases=_adam(20), progress=False)
     assert len(calls) == 2
     with pytest.raises(ValueError, match="koopman.staged_steps"):
         KoopmanConfig(staged_steps=-1)
+
+    # network=: stage 1 is the PINN's own optimisation, so SPIKE started from solve(heat, "pinn") with
+    # the same config, key and phases is the whole staged SPIKE above bit for bit, with one fit fewer
+    calls.clear()
+    pinn = jrp.pinn.solve(heat, "pinn", cfg, key=key, phases=_adam(20), progress=False)
+    reused = jrp.pinn.solve(heat, "spike", cfg, key=key, phases=_adam(20), progress=False, network=pinn)
+    assert len(calls) == 3  # the PINN's fit, then the two Koopman stages alone
+    assert bool(eqx.tree_equal(reused.model, sol.model))
+    for name in ("rel_l2_train_window", "rel_l2_extrapolation_koopman", "A_sparsity"):
+        assert reused.metrics[name] == sol.metrics[name], name
+    for name in ("step", "stage", "loss"):
+        np.testing.assert_array_equal(reused.history[name], sol.history[name])
+    # misuse: one-line errors
+    with pytest.raises(TypeError, match="method 'pinn' solve"):
+        jrp.pinn.solve(heat, "spike", cfg, key=key, phases=_adam(20), progress=False, network=sol)
+    with pytest.raises(ValueError, match="staged PIKE/SPIKE"):
+        jrp.pinn.solve(heat, "pinn", cfg, key=key, phases=_adam(20), progress=False, network=pinn)
+    with pytest.raises(ValueError, match="staged PIKE/SPIKE"):
+        jrp.pinn.solve(heat, "spike", _tiny(40), key=key, phases=_adam(20), progress=False, network=pinn)
+    with pytest.raises(ValueError, match="trained on heat"):
+        jrp.pinn.solve(problems.get("advection"), "spike", cfg, key=key, phases=_adam(20), progress=False,
+                       network=pinn)
+    wider = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, width_size=cfg.model.width_size + 1))
+    with pytest.raises(ValueError, match="does not match"):
+        jrp.pinn.solve(heat, "spike", wider, key=key, phases=_adam(20), progress=False, network=pinn)
+

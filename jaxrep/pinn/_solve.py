@@ -301,16 +301,32 @@ def default_phases(steps: int = 3000, learning_rate: float = 3e-3, decay_rate: f
     return [Phase(optax.adam(schedule), steps, name="adam")]
 
 
-def _train(problem, method, cfg, key, phases, run_dir, resume, progress, desc):
+def _check_network(network, problem, field):
+    """`solve(..., network=)`: a PINN solution of this problem whose network has `field`'s structure."""
+    if network.problem.name != problem.name or tuple(network.problem.train_window) != tuple(problem.train_window):
+        raise ValueError(f"network was trained on {network.problem.name} {tuple(network.problem.train_window)}, "
+                         f"not on {problem.name} {tuple(problem.train_window)}")
+    spec = lambda f: jax.tree_util.tree_map(lambda a: (a.shape, a.dtype), eqx.filter(f, eqx.is_array))  # noqa: E731
+    if jax.tree_util.tree_structure(network.model.field) != jax.tree_util.tree_structure(field) \
+            or spec(network.model.field) != spec(field):
+        raise ValueError("network's field does not match the one config.model / config.constraints build "
+                         "(solve it with the same config and precision)")
+
+
+def _train(problem, method, cfg, key, phases, run_dir, resume, progress, desc, network=None):
     """Build and `fit` one PINN / PIKE / SPIKE model on `problem`'s training window (in two stages with
-    `cfg.koopman.staged_steps > 0`, see `KoopmanConfig`)."""
+    `cfg.koopman.staged_steps > 0`, see `KoopmanConfig`; stage 1 taken from `network` when given)."""
     koopman, sparse = _check_method(method)
     staged = koopman and cfg.koopman.staged_steps > 0
     k_model, k_train = jr.split(key)
     model = make_model(problem, cfg, koopman=koopman, key=k_model)
-    if staged:  # stage 1: the network alone on the PINN loss (the same optimisation as method "pinn")
+    if staged and network is not None:  # stage 1 done already: the given PINN's network and history
+        _check_network(network, problem, model.field)
+        net, history = PINNModel(network.model.field), dict(network.history)
+    elif staged:  # stage 1: the network alone on the PINN loss (the same optimisation as method "pinn")
         net, history = _fit_network(problem, cfg, PINNModel(model.field), k_train, phases, run_dir, resume,
                                     progress, desc, koopman=False, sparse=False)
+    if staged:
         model = eqx.tree_at(lambda m: m.field, model, net.field)
         # stage 2: the Koopman parts alone; SPIKE continues with the L1 penalty from the PIKE stage's end
         # (L1 from the start collapses A to ~0 before the observables are learned: BENCHMARKS.md).
@@ -407,6 +423,7 @@ def solve(
     run_dir: Optional[pathlib.Path] = None,
     resume: bool = False,
     progress: bool = True,
+    network: Optional[PINNSolution] = None,
 ) -> PINNSolution:
     r"""Solve `problem` with a PINN, PIKE or SPIKE model and score it against the reference.
 
@@ -425,6 +442,11 @@ def solve(
       `run_dir/metrics.jsonl` (and `resume=True` continues an interrupted run exactly); with time
       marching (`config.marching.windows > 1`) each window $k$ has its own `run_dir/windows/<k>/`.
     - `progress`: show the trainer's progress bar, labelled with the problem and the method.
+    - `network`: a `PINNSolution` of `solve(problem, "pinn", ...)` to take as the first stage of a staged
+      PIKE/SPIKE fit (`config.koopman.staged_steps > 0`): that stage is the network alone on the PINN
+      loss, so it is not trained again and only the Koopman parts are fitted on top. With the same
+      `config`, `key` and `phases` the result equals `solve(problem, method, config, key=key,
+      phases=phases)` at the cost of its Koopman stage; the PINN's history is stage 0 of the returned one.
 
     **Returns:** a `PINNSolution` with `.predict(x, t, mode=...)`, `.metrics` and `.evaluation`.
 
@@ -449,9 +471,17 @@ def solve(
     phases = list(default_phases() if phases is None else phases)
     run_dir = None if run_dir is None else pathlib.Path(run_dir)
     windows = cfg.marching.windows
+    if network is not None:
+        if not isinstance(network, PINNSolution) or network.method != "pinn":
+            raise TypeError(f"network must be the PINNSolution of a method 'pinn' solve, got "
+                            f"{getattr(network, 'method', type(network).__name__)!r}")
+        if method == "pinn" or cfg.koopman.staged_steps <= 0 or windows > 1:
+            raise ValueError(f"network= needs a staged PIKE/SPIKE fit without time marching (method pike or spike, "
+                             f"koopman.staged_steps > 0, marching.windows 1); got method {method!r}, "
+                             f"staged_steps {cfg.koopman.staged_steps}, windows {windows}")
     if windows == 1:
         model, history = _train(problem, method, cfg, key, phases, run_dir, resume, progress,
-                                f"{problem.name} / {method}")
+                                f"{problem.name} / {method}", network)
     else:
         if cfg.constraints.initial and problem.time_order != 1:
             raise ValueError(f"marching.windows > 1 with constraints.initial needs a problem first order in time; "
