@@ -87,10 +87,12 @@ def run(problem: str, variant: str, seed: int, method: str, extra: tuple = ()) -
         prob = problems.get(cfg.problem.name, **cfg.problem.params)
         sol = solve(prob, method, solve_config(cfg), key=jr.PRNGKey(seed), phases=solve_phases(cfg, prob),
                     progress=False)
+    keep = ("rel_l2_train_window", "nrmse_train_window", "final_loss", "residual_mse_train_window",
+            "residual_mse_extrapolation", "rel_l2_extrapolation", "rel_l2_extrapolation_koopman",
+            "rel_l2_extrapolation_persistence", "rel_l2_extrapolation_damped_persistence", "A_sparsity")
     m = {k: float(v) if isinstance(v, (int, float, np.floating)) or getattr(v, "ndim", 1) == 0 else v
-         for k, v in sol.metrics.items() if k in ("rel_l2_train_window", "nrmse_train_window", "final_loss")}
-    return {"rel_l2_train_window": m["rel_l2_train_window"], "nrmse_train_window": m.get("nrmse_train_window"),
-            "final_loss": m.get("final_loss"), "wall_s": time.perf_counter() - t0}
+         for k, v in sol.metrics.items() if k in keep}
+    return {**m, "wall_s": time.perf_counter() - t0}
 
 
 def main():
@@ -114,6 +116,7 @@ def main():
             w = np.array([r["wall_s"] for r in runs])
             print(f"{problem:22s} {variant:15s} rel L2 {e.mean():.2e} +- {e.std():.1e}  wall {w.mean():6.0f} s",
                   flush=True)
+            print("  " + json.dumps(runs), flush=True)
             if args.out:
                 pathlib.Path(args.out).write_text(json.dumps(results, indent=1))
 
