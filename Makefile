@@ -26,11 +26,13 @@ $(DOCS_STAMP): pyproject.toml
 	touch $(DOCS_STAMP)
 
 # `make test` needs both extras: one pip run installs them together (two runs cost ~15 s more in CI,
-# each resolving and building the editable package again).
+# each resolving and building the editable package again). --no-compile: pip byte-compiles every module
+# of every dependency (sympy, scipy, matplotlib, mkdocs, ...) at install; the test run compiles only
+# those it imports (install 121 s -> 71 s on one core, the first import then ~18 s instead of ~3 s).
 $(TEST_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,docs]"
+	$(BIN)/python -m pip install --quiet --no-compile -e ".[dev,docs]"
 	touch $(STAMP) $(DOCS_STAMP) $(TEST_STAMP)
 
 install: $(STAMP)
