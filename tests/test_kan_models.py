@@ -42,7 +42,7 @@ def test_build_model_fourier_kan(getkey):
 def test_psnr_ssim_closed_forms():
     a = jnp.full((16, 16), 0.3)
     b = jnp.full((16, 16), 0.5)
-    c1, c2 = 0.01**2, 0.03**2
+    c1 = 0.01**2
     # constant images: zero variances, so SSIM reduces to the luminance term
     np.testing.assert_allclose(jr.data.ssim(a, b), (2 * 0.3 * 0.5 + c1) / (0.09 + 0.25 + c1), rtol=1e-5)
     img = jr.data.test_pattern(32)
