@@ -48,6 +48,20 @@ def pytest_sessionfinish(session, exitstatus):
 
         shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
+# Longest first. `make test` runs two xdist workers with --dist worksteal: each starts on one contiguous
+# half of the collected tests and the one that finishes first steals from the other's queue. A module of
+# minute-long tests near the end of a queue (the notebook smoke runs, the hard-kill subprocess runs)
+# leaves one core idle while the other finishes it; collected first, they run while the short tests
+# are still there to fill the other core. Whole modules move, so module-scoped fixtures set up once.
+_LONG_MODULES = ("test_notebooks.py", "test_train.py", "test_interpolants_image.py", "test_kan_symbolic_task.py",
+                 "test_multihost.py", "test_pinn_task.py", "test_interpolants_task.py", "test_kan_tasks.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(_LONG_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 import jax
 import jax.random as jr
 import pytest
