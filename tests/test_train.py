@@ -86,9 +86,11 @@ def test_fused_steps_match_single_steps(getkey):
     np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-5)
 
 
-# The sampler case is slow-only: test_resume_across_phase_boundary_after_hard_kills kills and resumes a
-# sampler run twice in the fast suite.
-@pytest.mark.parametrize("iterable", [pytest.param(False, marks=pytest.mark.slow), True])
+# Slow-only (a CI-time cut): test_resume_across_phase_boundary_after_hard_kills kills and resumes a
+# sampler run twice in the fast suite, and test_multihost.py::test_checkpoints_are_written_once_and_restore
+# [iterable] resumes an iterable-fed run through `fit(resume=True)`.
+@pytest.mark.slow
+@pytest.mark.parametrize("iterable", [False, True])
 def test_resume_after_hard_kill_is_bit_identical(tmp_path, iterable):
     flag = ["--iterable"] if iterable else []
     straight, killed = tmp_path / "straight", tmp_path / "killed"
