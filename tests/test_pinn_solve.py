@@ -182,6 +182,9 @@ def test_staged_spike_trains_the_network_then_the_koopman_parts_alone(monkeypatc
     with pytest.raises(ValueError, match="trained on heat"):
         jrp.pinn.solve(problems.get("advection"), "spike", cfg, key=key, phases=_adam(20), progress=False,
                        network=pinn)
+    with pytest.raises(ValueError, match="differ in kind, parameters"):  # same PDE, another diffusivity
+        jrp.pinn.solve(problems.get("heat", kappa=0.2), "spike", cfg, key=key, phases=_adam(20),
+                       progress=False, network=pinn)
     wider = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, width_size=cfg.model.width_size + 1))
     with pytest.raises(ValueError, match="does not match"):
         jrp.pinn.solve(heat, "spike", wider, key=key, phases=_adam(20), progress=False, network=pinn)

@@ -303,9 +303,9 @@ def default_phases(steps: int = 3000, learning_rate: float = 3e-3, decay_rate: f
 
 def _check_network(network, problem, field):
     """`solve(..., network=)`: a PINN solution of this problem whose network has `field`'s structure."""
-    if network.problem.name != problem.name or tuple(network.problem.train_window) != tuple(problem.train_window):
-        raise ValueError(f"network was trained on {network.problem.name} {tuple(network.problem.train_window)}, "
-                         f"not on {problem.name} {tuple(problem.train_window)}")
+    if not eqx.tree_equal(network.problem, problem):  # name, parameters, windows, train box
+        raise ValueError(f"network was trained on {network.problem.name}, not on this {problem.name} problem "
+                         f"(the problems differ in kind, parameters, windows or train box)")
     spec = lambda f: jax.tree_util.tree_map(lambda a: (a.shape, a.dtype), eqx.filter(f, eqx.is_array))  # noqa: E731
     if jax.tree_util.tree_structure(network.model.field) != jax.tree_util.tree_structure(field) \
             or spec(network.model.field) != spec(field):
@@ -320,13 +320,15 @@ def _train(problem, method, cfg, key, phases, run_dir, resume, progress, desc, n
     staged = koopman and cfg.koopman.staged_steps > 0
     k_model, k_train = jr.split(key)
     model = make_model(problem, cfg, koopman=koopman, key=k_model)
-    if staged and network is not None:  # stage 1 done already: the given PINN's network and history
-        _check_network(network, problem, model.field)
-        net, history = PINNModel(network.model.field), dict(network.history)
-    elif staged:  # stage 1: the network alone on the PINN loss (the same optimisation as method "pinn")
-        net, history = _fit_network(problem, cfg, PINNModel(model.field), k_train, phases, run_dir, resume,
-                                    progress, desc, koopman=False, sparse=False)
     if staged:
+        # stage 1: the network alone on the PINN loss (the same optimisation as method "pinn"), or the
+        # given PINN's network and history when that optimisation was run already
+        if network is not None:
+            _check_network(network, problem, model.field)
+            net, history = PINNModel(network.model.field), dict(network.history)
+        else:
+            net, history = _fit_network(problem, cfg, PINNModel(model.field), k_train, phases, run_dir, resume,
+                                        progress, desc, koopman=False, sparse=False)
         model = eqx.tree_at(lambda m: m.field, model, net.field)
         # stage 2: the Koopman parts alone; SPIKE continues with the L1 penalty from the PIKE stage's end
         # (L1 from the start collapses A to ~0 before the observables are learned: BENCHMARKS.md).
