@@ -15,8 +15,14 @@ Reports mean +- std over seeds of
 
     python benchmarks/spike_table.py --budget recipe [--seeds 3] [--problems heat burgers] [--out table.json]
     python benchmarks/spike_table.py --budget recipe --out table.json --resume   # after an interruption
+    python benchmarks/spike_table.py --report table_a.json table_b.json          # merge files, print the table
     python benchmarks/spike_table.py --budget small    # a short sanity pass (1500 Adam + 300 L-BFGS steps)
     python benchmarks/spike_table.py --budget paper    # paper-sized runs: for a GPU
+
+Each (problem, seed) runs its three methods one after another (the PINN first, whose network the staged
+PIKE/SPIKE reuse), and `--out` is rewritten atomically after every run, so an interrupted table loses at
+most the run in progress: `--resume` keeps every finished (problem, method, seed) and runs the rest. Split
+the work over cores with one `--out` per process (different `--problems`), then `--report` the files.
 
 `recipe` is each problem's config as committed (<= 10 min per run on the 2-core CPU is its target);
 `paper` uses paper-like sizes (20k Adam + 5k L-BFGS steps, 8192 residual points, width 128). Run by
@@ -123,39 +129,72 @@ def markdown(results: dict) -> str:
     return "\n".join(rows)
 
 
+def _load(paths) -> dict:
+    """{(problem, method): {seed: run}} from result files (runs recorded before seeds were stored are
+    numbered in order)."""
+    results = {}
+    for path in paths:
+        for key, runs in json.loads(pathlib.Path(path).read_text()).items():
+            cell = results.setdefault(tuple(key.split("/")), {})
+            for i, run in enumerate(runs):
+                cell[int(run.get("seed", i))] = run
+    return results
+
+
+def _write(path: str, results: dict) -> None:
+    """Atomically (a temporary file renamed over the target): an interrupted write leaves the old file."""
+    out = pathlib.Path(path)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps({f"{p}/{m}": [runs[s] for s in sorted(runs)] for (p, m), runs in results.items()},
+                              indent=1))
+    tmp.replace(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", choices=list(BUDGETS), default="recipe")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--problems", nargs="*", default=problems.names())
     ap.add_argument("--methods", nargs="*", default=method_names())
-    ap.add_argument("--out", default=None, help="write the raw results as JSON here (after every cell)")
+    ap.add_argument("--out", default=None, help="write the raw results as JSON here (after every run)")
     ap.add_argument("--resume", action="store_true",
-                    help="keep the cells already in --out that have all seeds, run the rest")
+                    help="keep the (problem, method, seed) runs already in --out, run the rest")
+    ap.add_argument("--report", nargs="+", default=None, metavar="JSON",
+                    help="run nothing: merge these result files and print the table")
     args = ap.parse_args()
+    if args.report:
+        results = _load(args.report)
+        print(markdown({k: [v[s] for s in sorted(v)] for k, v in results.items()}))
+        return
     if args.resume and not args.out:
         ap.error("--resume needs --out")
+    unknown = sorted(set(args.problems) - set(problems.names()))
+    if unknown:
+        ap.error(f"unknown problems {unknown}; known: {problems.names()}")
     print(f"# budget={args.budget} seeds={args.seeds} jax={jax.__version__} "
           f"backend={jax.default_backend()} machine={platform.machine()} cpus={jax.device_count()}", flush=True)
     results, networks = {}, {}
     if args.resume and pathlib.Path(args.out).exists():
-        done = json.loads(pathlib.Path(args.out).read_text())
-        results = {tuple(k.split("/")): v for k, v in done.items() if len(v) >= args.seeds}
+        results = _load([args.out])
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    methods = sorted(args.methods, key=lambda m: m != "pinn")  # the PINN first: PIKE/SPIKE reuse its network
     for problem in args.problems:
-        for method in args.methods:
-            if (problem, method) in results:
-                continue
-            runs = []
-            for seed in range(args.seeds):
-                r = run_one(problem, method, seed, args.budget, networks)
-                runs.append(r)
-                print(json.dumps({"problem": problem, "method": method, "seed": seed, **r}), flush=True)
-            results[(problem, method)] = runs
-            if args.out:
-                pathlib.Path(args.out).write_text(
-                    json.dumps({f"{p}/{m}": v for (p, m), v in results.items()}, indent=1))
+        for seed in seeds:
+            for method in methods:
+                cell = results.setdefault((problem, method), {})
+                if seed in cell:
+                    continue
+                r = {"seed": seed, **run_one(problem, method, seed, args.budget, networks)}
+                cell[seed] = r
+                print(json.dumps({"problem": problem, "method": method, **r}), flush=True)
+                if args.out:
+                    _write(args.out, results)
+            networks.pop((problem, seed), None)  # one network in memory at a time
     print()
-    print(markdown({(p, m): results[(p, m)] for p in args.problems for m in args.methods}))
+    print(markdown({(p, m): [results[(p, m)][s] for s in sorted(results[(p, m)])]
+                    for p in args.problems for m in args.methods if results.get((p, m))}))
+
 
 if __name__ == "__main__":
     main()
