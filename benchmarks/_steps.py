@@ -3,6 +3,9 @@
 No side effects on import (the benchmarks pin their process and set XLA's flags before importing jax).
 """
 
+import pathlib
+import platform
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -30,3 +33,15 @@ def scan_runner(model, loss_fn, sampler, opt, steps: int):
 
     carry = (params, opt.init(params), jr.PRNGKey(1), jnp.zeros((), jnp.int32))
     return run, carry, static
+
+
+def cpu_name() -> str:
+    """The CPU's model name (`/proc/cpuinfo` on Linux, else `platform.processor()`), for the machine
+    record of a benchmark result."""
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -50,6 +50,7 @@ Usage (run by hand, not in CI)::
     python benchmarks/spike_step.py --peer-python /tmp/torchvenv/bin/python --peer-src /tmp/spike_src
     python benchmarks/spike_step.py            # jaxrep only
     python benchmarks/spike_step.py --koopman-points 16 256 2000 --before-points 256 --passes 8
+    python benchmarks/spike_step.py --koopman-points 16 256 --before --offsets 1 2 3   # fewer offsets too
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ from jaxrep.pinn._losses import make_loss_fn
 from jaxrep.pinn._sampling import make_sampler
 from jaxrep.pinn._solve import make_model
 
-from _steps import scan_runner  # benchmarks/_steps.py (this script's folder is on sys.path)
+from _steps import cpu_name, scan_runner  # benchmarks/_steps.py (this script's folder is on sys.path)
 
 # --------------------------------------------------------------------------------------------------
 # jaxrep
@@ -155,19 +156,20 @@ def _separate_passes(problem):
     return SeparatePassBurgers(**{f.name: getattr(problem, f.name) for f in dataclasses.fields(problem)})
 
 
-def _config(n_koopman: int) -> SolveConfig:
+def _config(n_koopman: int, n_offsets: int = 4) -> SolveConfig:
     return SolveConfig(
         model=ModelConfig(kind="mlp", width_size=128, depth=3, activation="tanh"),
         sampling=SamplingConfig(n_residual=2000, n_initial=200, n_boundary=200, n_koopman=n_koopman,
-                                n_offsets=4),
+                                n_offsets=n_offsets),
         koopman=KoopmanConfig(observables=63, width_size=64, depth=2),
     )
 
 
-def _make_runner(problem, method: str, n_koopman: int, steps: int, before=False):
+def _make_runner(problem, method: str, n_koopman: int, steps: int, before=False, n_offsets: int = 4):
     """A jitted function advancing (model, opt_state, key) by `steps` training steps (as `fit` does);
-    `before` = `False` (the current loss) or `"before"` / `"previous"` (see `_before_loss_fn`)."""
-    cfg = _config(n_koopman)
+    `before` = `False` (the current loss) or `"before"` / `"previous"` (see `_before_loss_fn`);
+    `n_offsets` time offsets per Koopman base point."""
+    cfg = _config(n_koopman, n_offsets)
     koopman = method == "spike"
     model = make_model(problem, cfg, koopman=koopman, key=jr.PRNGKey(0))
     if before == "separate":
@@ -209,8 +211,8 @@ def time_jaxrep(cases, steps: int, passes: int, between=None, rounds: int = 1) -
     runs before each round, so both sides see the same busy and quiet phases of the machine."""
     problem = problems.get("burgers")
     runners, gflop = {}, {}
-    for name, (method, nk, before) in cases.items():
-        run, carry, *_ = _make_runner(problem, method, nk, steps, before)
+    for name, (method, nk, before, *offsets) in cases.items():
+        run, carry, *_ = _make_runner(problem, method, nk, steps, before, *offsets)
         t0 = time.perf_counter()
         carry, _ = jax.block_until_ready(run(carry))  # compile + first call
         runners[name] = [run, carry]
@@ -314,6 +316,9 @@ def main():
                    help="Koopman point counts for the older losses (default: all of --koopman-points)")
     p.add_argument("--separate-passes", action="store_true",
                    help="also time the PINN step with the residual's derivatives traced separately")
+    p.add_argument("--offsets", type=int, nargs="*", default=[],
+                   help="also time SPIKE at the largest --koopman-points with these numbers of time offsets "
+                        "per base point (default 4; the peer's Euler pair is one offset)")
     p.add_argument("--out", default=None, help="write the results as JSON")
     args = p.parse_args()
 
@@ -328,6 +333,8 @@ def main():
         cases[f"jaxrep_spike_k{nk}"] = ("spike", nk, False)
         for version in args.before if nk in before_points else ():
             cases[f"jaxrep_spike_k{nk}_{version}"] = ("spike", nk, version)
+    for m in args.offsets:
+        cases[f"jaxrep_spike_k{max(args.koopman_points)}_offsets{m}"] = ("spike", max(args.koopman_points), False, m)
     peer_runs, between, rounds = [], None, 1
     if args.peer_python:
         if not args.peer_src:
@@ -338,7 +345,7 @@ def main():
     res = time_jaxrep(cases, args.steps_per_call, args.passes, between, rounds)
     if peer_runs:
         res.update(_peer_summary(peer_runs))
-    res["machine"] = {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+    res["machine"] = {"platform": platform.platform(), "processor": cpu_name(), "cpus": os.cpu_count(),
                       "jax": jax.__version__, "threads": "1 per side"}
 
     pinn = res["jaxrep_pinn"]["median_ms"]

@@ -16,6 +16,7 @@ Reports mean +- std over seeds of
     python benchmarks/spike_table.py --budget recipe [--seeds 3] [--problems heat burgers] [--out table.json]
     python benchmarks/spike_table.py --budget recipe --out table.json --resume   # after an interruption
     python benchmarks/spike_table.py --report table_a.json table_b.json          # merge files, print the table
+    python benchmarks/spike_table.py --report table_a.json table_b.json --out merged.json   # ... and save it
     python benchmarks/spike_table.py --budget small    # a short sanity pass (1500 Adam + 300 L-BFGS steps)
     python benchmarks/spike_table.py --budget paper    # paper-sized runs: for a GPU
 
@@ -42,6 +43,8 @@ import numpy as np
 from jaxrep import config
 from jaxrep._tasks.pinn import solve_config, solve_phases
 from jaxrep.pinn import method_names, problems, solve
+
+from _steps import cpu_name  # benchmarks/_steps.py (this script's folder is on sys.path)
 
 
 BUDGETS = {
@@ -94,6 +97,9 @@ def run_one(problem: str, method: str, seed: int, budget: str, networks: dict) -
                     progress=False, network=None if network is None else network[0])
     m = {k: _scalar(sol.metrics[k]) for k, _ in COLUMNS if k in sol.metrics}
     m["wall_s"] = time.perf_counter() - t0
+    # every run stores its machine: a table built over several sessions may mix machines, and its time
+    # columns depend on them
+    m["machine"] = cpu_name() if jax.default_backend() == "cpu" else jax.devices()[0].device_kind
     if method == "pinn" and cfg.marching.windows == 1:
         networks[(problem, seed)] = (sol, m["wall_s"])
     if network is not None:
@@ -126,6 +132,13 @@ def markdown(results: dict) -> str:
     for (problem, method), runs in results.items():
         cells = [_fmt([r.get(k) for r in runs], k) for k, _ in COLUMNS]
         rows.append(f"| {problem} | {method} | " + " | ".join(cells) + " |")
+    machines = {}
+    for runs in results.values():
+        for r in runs:
+            name = r.get("machine", "not recorded")
+            machines[name] = machines.get(name, 0) + 1
+    rows.append("")
+    rows.append("Runs per machine: " + "; ".join(f"{k}: {v}" for k, v in sorted(machines.items())))
     return "\n".join(rows)
 
 
@@ -161,10 +174,12 @@ def main():
     ap.add_argument("--resume", action="store_true",
                     help="keep the (problem, method, seed) runs already in --out, run the rest")
     ap.add_argument("--report", nargs="+", default=None, metavar="JSON",
-                    help="run nothing: merge these result files and print the table")
+                    help="run nothing: merge these result files and print the table (and write them to --out)")
     args = ap.parse_args()
     if args.report:
         results = _load(args.report)
+        if args.out:  # one merged file, e.g. to commit, or to --resume from on another machine
+            _write(args.out, results)
         print(markdown({k: [v[s] for s in sorted(v)] for k, v in results.items()}))
         return
     if args.resume and not args.out:
@@ -173,7 +188,7 @@ def main():
     if unknown:
         ap.error(f"unknown problems {unknown}; known: {problems.names()}")
     print(f"# budget={args.budget} seeds={args.seeds} jax={jax.__version__} "
-          f"backend={jax.default_backend()} machine={platform.machine()} cpus={jax.device_count()}", flush=True)
+          f"backend={jax.default_backend()} machine={platform.machine()} cpu={cpu_name()!r} devices={jax.device_count()}", flush=True)
     results, networks = {}, {}
     if args.resume and pathlib.Path(args.out).exists():
         results = _load([args.out])
