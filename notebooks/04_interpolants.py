@@ -363,11 +363,17 @@ v_train, y_train = jnp.asarray(v_all[train_idx]), jnp.asarray(y_all[train_idx])
 v_test, y_test = jnp.asarray(v_all[test_idx]), jnp.asarray(y_all[test_idx])
 
 
-def digit_batch(key, step, n=64):
-    k_idx, k_deq, k0 = jrandom.split(key, 3)
+def real_digits(key, n):
+    """`n` training digits, dequantised afresh, and their labels."""
+    k_idx, k_deq = jrandom.split(key)
     idx = jrandom.randint(k_idx, (n,), 0, v_train.shape[0])
-    x1 = jr.interpolants.dequantize(v_train[idx], LEVELS, key=k_deq, dtype=jnp.float32)
-    return jrandom.normal(k0, x1.shape), x1, y_train[idx]
+    return jr.interpolants.dequantize(v_train[idx], LEVELS, key=k_deq, dtype=jnp.float32), y_train[idx]
+
+
+def digit_batch(key, step):
+    k_data, k0 = jrandom.split(key)
+    x1, y = real_digits(k_data, 64)
+    return jrandom.normal(k0, x1.shape), x1, y
 
 
 def digits_loss(b, batch, key):
@@ -389,15 +395,14 @@ def classifier_loss(net, batch, key):
     x, y = batch
     return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(jax.vmap(net)(x), y)), {}
 
-def classifier_batch(key, step):
-    x0, x1, y = digit_batch(key, step, n=128)
-    return x1, y
-
-clf = jr.nn.MLP(64, 10, 128, 2, jax.nn.relu, key=k_clf)
-clf, _ = jr.train.fit(clf, classifier_loss, classifier_batch, optax.adamw(1e-3, weight_decay=1e-4),
-                      steps=CLASSIFIER_STEPS, key=k_clf, steps_per_call=min(250, CLASSIFIER_STEPS), progress=False)
+k_clf_init, k_clf_fit = jrandom.split(k_clf)
+clf = jr.nn.MLP(64, 10, 128, 2, jax.nn.relu, key=k_clf_init)
+clf, _ = jr.train.fit(clf, classifier_loss, lambda key, step: real_digits(key, 128),
+                      optax.adamw(1e-3, weight_decay=1e-4), steps=CLASSIFIER_STEPS, key=k_clf_fit,
+                      steps_per_call=min(250, CLASSIFIER_STEPS), progress=False)
 predict = eqx.filter_jit(lambda net, x: jnp.argmax(jax.vmap(net)(x), axis=-1))
-x_test = jr.interpolants.dequantize(v_test, LEVELS, key=k_nll, dtype=jnp.float32)
+k_deq, k_nll = jrandom.split(k_nll)
+x_test = jr.interpolants.dequantize(v_test, LEVELS, key=k_deq, dtype=jnp.float32)
 print(f"classifier accuracy on held-out real digits: {float(jnp.mean(predict(clf, x_test) == y_test)):.3f}")
 
 # %%
