@@ -83,12 +83,12 @@ def _scalar(v):
     return None if v is None else float(v)
 
 
-def run_one(problem: str, method: str, seed: int, budget: str, networks: dict) -> dict:
-    """One solve. Staged PIKE/SPIKE (`koopman.staged_steps > 0`) start from the PINN solution of the same
+def run_one(problem: str, method: str, seed: int, budget: str, networks: dict, overrides=()) -> dict:
+    """One solve (`overrides`: config overrides after the budget's, e.g. `weights.l1=1e-4`). Staged PIKE/SPIKE (`koopman.staged_steps > 0`) start from the PINN solution of the same
     problem and seed when this process has it (`networks`, filled by the `pinn` runs): their first stage
     is that PINN's optimisation, so the result is the same as training it again (`solve(network=)`); their
     `wall_s` then adds the PINN's wall time to their own (`wall_s_stage`)."""
-    cfg = config.load(problem, overrides=BUDGETS[budget] + [f"train.seed={seed}", f"method={method}"])
+    cfg = config.load(problem, overrides=BUDGETS[budget] + [f"train.seed={seed}", f"method={method}", *overrides])
     network = networks.get((problem, seed)) if method != "pinn" and cfg.koopman.staged_steps > 0 else None
     t0 = time.perf_counter()
     with jax.enable_x64(cfg.precision == "float64"):  # as `jaxrep solve` does (the config's `precision`)
